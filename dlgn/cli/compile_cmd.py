@@ -1,0 +1,64 @@
+"""``dlgn compile MODEL -o DIR [--target c,verilog,cuda] [--report] [--synth]``."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+log = logging.getLogger("dlgn.compile")
+
+
+def add_parser(sub):
+    p = sub.add_parser("compile", help="discretize, optimize and emit a model",
+                       description="Lower MODEL (a trained .pt or a .dlgn.npz netlist) to an "
+                                   "optimized netlist and emit source for each target.")
+    p.add_argument("model", help="trained model (.pt), netlist (.dlgn.npz) or compile dir")
+    p.add_argument("-o", "--output", required=True, help="output directory")
+    p.add_argument("--target", default="", help="comma-separated: c, verilog, cuda")
+    p.add_argument("--name", default="model", help="base name of the emitted files")
+    p.add_argument("--report", action="store_true",
+                   help="write report.json: gates, depth and what each pass removed")
+    p.add_argument("--no-optimize", action="store_true", help="skip the pass pipeline")
+    p.add_argument("--pipeline", type=int, default=0, metavar="L",
+                   help="Verilog: a register stage every L logic levels (0: combinational)")
+    p.add_argument("--synth", action="store_true",
+                   help="Verilog: run Yosys synthesis (xc7 LUT-6, iCE40) and report")
+    p.add_argument("--pnr", action="store_true",
+                   help="Verilog: also place and route on iCE40 for an fmax (slow)")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args) -> int:
+    from ..backends import write_files
+    from ..compiler import optimize_with_report
+    from ..compiler.analysis import stats
+    from ..runtime.artifact import NETLIST_SUFFIX, load_netlist
+
+    targets = [t.strip() for t in args.target.split(",") if t.strip()]
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    net = load_netlist(args.model)
+    before = stats(net)
+    passes = []
+    if not args.no_optimize:
+        net, passes = optimize_with_report(net)
+    path = out / (args.name + NETLIST_SUFFIX)
+    net.save(path)
+    log.info("netlist: %d inputs, %d gates -> %d gates, depth %d, written to %s",
+             net.n_inputs, before["gates"], net.n_gates, net.depth(), path)
+    report = {"model": str(args.model), "netlist": path.name, "before": before,
+              "after": stats(net), "passes": passes, "files": {}}
+    for t in targets:
+        opts = {"pipeline": args.pipeline} if t == "verilog" else {}
+        files = write_files(net, t, out, name=args.name, **opts)
+        report["files"][t] = [f.name for f in files]
+        log.info("%s: %s", t, ", ".join(str(f) for f in files))
+    if args.synth:
+        from ..backends.verilog_synth import synthesize
+        report["synth"] = synthesize(net, out, pipeline=args.pipeline, pnr=args.pnr)
+        log.info("synthesis: %s", json.dumps(report["synth"]))
+    if args.report:
+        (out / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+        log.info("report: %s", out / "report.json")
+    return 0
