@@ -88,7 +88,7 @@ def simulate_words(net: Netlist, in_words: np.ndarray) -> np.ndarray:
     vals[0] = 0
     vals[1] = _ALL
     vals[2:2 + net.n_inputs] = in_words
-    if net.n_gates == 0:
+    if net.n_gates == 0 or W == 0:
         return vals
     lev = net.levels()[net.first_gate:]
     order = np.lexsort((net.arity, lev))
