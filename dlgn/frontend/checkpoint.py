@@ -1,0 +1,105 @@
+"""Model files: ``torch.save`` of a plain dict, loadable with ``torch.load(weights_only=True)``.
+
+Layout (version 1)::
+
+    {"format": "dlgn-model", "version": 1,
+     "config": LogicNet.config (JSON types), "state_dict": {name: CPU tensor},
+     "extra": {...}}   # caller's data: tensors, dicts, lists, str, numbers, bool, None
+
+No pickled classes: the net is rebuilt from ``config`` and its state_dict (connections are
+buffers, so they come back exactly).
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+
+from .net import LogicNet
+
+__all__ = ["MODEL_FORMAT", "MODEL_VERSION", "ModelFileError", "save_model", "load_model",
+           "read_model_file", "model_from_dict", "check_safe"]
+
+MODEL_FORMAT = "dlgn-model"
+MODEL_VERSION = 1
+
+
+class ModelFileError(ValueError):
+    """A file that is not a (readable, supported) dlgn model file."""
+
+
+def check_safe(obj, where: str = "extra") -> None:
+    """Raise TypeError unless ``obj`` holds only tensors, dicts (str keys), lists/tuples, str,
+    numbers, bool and None -- what ``torch.load(weights_only=True)`` reads back."""
+    if obj is None or isinstance(obj, (bool, int, float, str, torch.Tensor)):
+        return
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if not isinstance(k, (str, int)):
+                raise TypeError(f"{where}: dict keys must be str or int, got {type(k).__name__}")
+            check_safe(v, f"{where}[{k!r}]")
+        return
+    if isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            check_safe(v, f"{where}[{i}]")
+        return
+    raise TypeError(f"{where}: {type(obj).__name__} cannot be stored in a weights-only model "
+                    f"file (use tensors, dicts, lists, str, numbers)")
+
+
+def save_model(net: LogicNet, path, **extra) -> Path:
+    """Write ``net`` (config + CPU state_dict) and ``extra`` to ``path`` atomically."""
+    if not isinstance(net, LogicNet):
+        raise TypeError(f"save_model expects a LogicNet, got {type(net).__name__}")
+    check_safe(extra)
+    obj = {"format": MODEL_FORMAT, "version": MODEL_VERSION, "config": net.config,
+           "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+           "extra": extra}
+    path = Path(path)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def read_model_file(path, map_location="cpu") -> dict:
+    """Load and validate the dict of a model file (weights-only).  Raises ModelFileError."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {path}")
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError,
+            OSError, AttributeError, KeyError, IndexError, TypeError) as e:
+        raise ModelFileError(f"{path} is not a readable dlgn model file: {e}") from e
+    if not isinstance(obj, dict) or obj.get("format") != MODEL_FORMAT:
+        raise ModelFileError(f"{path} is not a dlgn model file (no format={MODEL_FORMAT!r})")
+    if obj.get("version") != MODEL_VERSION:
+        raise ModelFileError(f"{path}: unsupported model file version {obj.get('version')!r} "
+                             f"(this dlgn reads version {MODEL_VERSION})")
+    for key, typ in (("config", dict), ("state_dict", dict), ("extra", dict)):
+        if not isinstance(obj.get(key), typ):
+            raise ModelFileError(f"{path}: field {key!r} is missing or not a {typ.__name__}")
+    return obj
+
+
+def model_from_dict(obj: dict) -> LogicNet:
+    """Rebuild the LogicNet of a validated model dict (eval mode)."""
+    try:
+        net = LogicNet.from_config(obj["config"])
+        net.load_state_dict(obj["state_dict"], strict=True)
+    except (TypeError, ValueError, RuntimeError, KeyError) as e:
+        raise ModelFileError(f"model file does not describe a valid LogicNet: {e}") from e
+    return net.eval()
+
+
+def load_model(path, map_location="cpu") -> LogicNet:
+    """Load a LogicNet saved by :func:`save_model` (returned in eval mode)."""
+    return model_from_dict(read_model_file(path, map_location))

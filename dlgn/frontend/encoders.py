@@ -1,0 +1,249 @@
+"""Input encoders (torch modules): raw features -> 0/1 input bits.
+
+* :class:`ThermometerEncoder` -- ``n_bits`` thresholds per feature (uniform between the
+  training minimum and maximum, or at data quantiles); bit ``f*n_bits + j`` is
+  ``x_f > threshold[f, j]``.
+* :class:`OneHotEncoder` -- one bit per category of each (categorical) feature.
+* :class:`IdentityEncoder` -- already-binary data, checked to be 0/1.
+
+Each has ``fit(X)``, ``forward(X) -> float 0/1 bits``, ``n_features`` (raw features),
+``n_bits`` (output bits), ``to_dict()`` (JSON) and ``from_dict()``.  Thresholds and
+categories are float64 buffers and every comparison is made in float64, so
+:func:`dlgn.runtime.encoding.encode` (numpy) gives the same bits exactly.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from dlgn.runtime.encoding import check_encoder_dict, check_features
+
+__all__ = ["ThermometerEncoder", "OneHotEncoder", "IdentityEncoder", "encoder_from_dict",
+           "THERMOMETER_METHODS"]
+
+THERMOMETER_METHODS = ("uniform", "quantile")
+_INT_DTYPES = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+
+
+def _check_torch(X, n_features: int) -> torch.Tensor:
+    """Validate raw features for forward(): numeric, 2-D, n_features columns, finite -> float64."""
+    if isinstance(X, np.ndarray):
+        X = torch.from_numpy(check_features(X, n_features))
+    if not isinstance(X, torch.Tensor):
+        raise TypeError(f"features must be a torch.Tensor or numpy array, got {type(X).__name__}")
+    if not (X.dtype.is_floating_point or X.dtype in _INT_DTYPES):
+        raise TypeError(f"features must be numeric (bool, int or float), got dtype {X.dtype}")
+    if X.dim() != 2:
+        raise ValueError(f"features must be 2-D (samples x features), got shape {tuple(X.shape)}")
+    if X.shape[1] != n_features:
+        raise ValueError(f"expected {n_features} features per sample, got {X.shape[1]}")
+    X = X.to(torch.float64)
+    if X.numel() and not torch.isfinite(X).all():
+        bad = "NaN" if torch.isnan(X).any() else "infinite"
+        raise ValueError(f"features contain {bad} values; impute or clip them before encoding")
+    return X
+
+
+class _Encoder(nn.Module):
+    type_name = ""
+
+    def __init__(self):
+        super().__init__()
+        self._n_features = None
+
+    _exact = ()  # float64 buffers that module.to(dtype) / .half() must not round
+
+    def _apply(self, fn, *args, **kwargs):
+        keep = {n: getattr(self, n) for n in self._exact if getattr(self, n) is not None}
+        out = super()._apply(fn, *args, **kwargs)
+        for n, t in keep.items():
+            cur = getattr(self, n)
+            if cur.dtype != torch.float64:
+                setattr(self, n, t.to(device=cur.device))
+        return out
+
+    @property
+    def fitted(self) -> bool:
+        return self._n_features is not None
+
+    def _need_fit(self):
+        if not self.fitted:
+            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(X_train) first")
+
+    @property
+    def n_features(self) -> int:
+        self._need_fit()
+        return self._n_features
+
+    @property
+    def n_bits(self) -> int:
+        raise NotImplementedError
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        check_encoder_dict(d)
+        if d["type"] != cls.type_name:
+            raise ValueError(f"{cls.__name__}.from_dict got an encoder of type {d['type']!r}")
+        return cls._from_dict(d)
+
+
+class ThermometerEncoder(_Encoder):
+    """``n_bits`` threshold bits per feature (the output has ``n_features * n_bits`` bits)."""
+    type_name = "thermometer"
+    _exact = ("thresholds",)
+
+    def __init__(self, n_bits: int, method: str = "uniform"):
+        super().__init__()
+        if isinstance(n_bits, bool) or not isinstance(n_bits, int) or n_bits < 1:
+            raise ValueError(f"n_bits must be a positive int, got {n_bits!r}")
+        if method not in THERMOMETER_METHODS:
+            raise ValueError(f"method must be one of {THERMOMETER_METHODS}, got {method!r}")
+        self.bits_per_feature, self.method = n_bits, method
+        self.register_buffer("thresholds", None)
+
+    def fit(self, X):
+        X = check_features(X)
+        if X.shape[0] == 0:
+            raise ValueError("cannot fit an encoder on zero samples")
+        q = np.arange(1, self.bits_per_feature + 1, dtype=np.float64) / (self.bits_per_feature + 1)
+        if self.method == "uniform":
+            lo, hi = X.min(axis=0), X.max(axis=0)
+            thr = lo[:, None] + (hi - lo)[:, None] * q[None, :]
+        else:
+            thr = np.quantile(X, q, axis=0).T
+        self._set(np.ascontiguousarray(thr, dtype=np.float64))
+        return self
+
+    def _set(self, thr):
+        self.thresholds = torch.from_numpy(np.array(thr, dtype=np.float64))
+        self._n_features = int(thr.shape[0])
+
+    @property
+    def n_bits(self) -> int:
+        return self.n_features * self.bits_per_feature
+
+    def forward(self, X) -> torch.Tensor:
+        self._need_fit()
+        X = _check_torch(X, self._n_features)
+        bits = X.unsqueeze(2) > self.thresholds.to(X.device).unsqueeze(0)
+        return bits.reshape(X.shape[0], -1).to(torch.get_default_dtype())
+
+    def to_dict(self) -> dict:
+        self._need_fit()
+        return {"type": self.type_name, "n_features": self._n_features,
+                "bits_per_feature": self.bits_per_feature, "method": self.method,
+                "thresholds": self.thresholds.cpu().tolist()}
+
+    @classmethod
+    def _from_dict(cls, d):
+        enc = cls(d["bits_per_feature"], d.get("method", "uniform"))
+        enc._set(np.asarray(d["thresholds"], dtype=np.float64).reshape(d["n_features"],
+                                                                        d["bits_per_feature"]))
+        return enc
+
+
+class OneHotEncoder(_Encoder):
+    """One bit per category.  ``categories``: a list (per feature) of category values, or
+    None to learn the sorted distinct values in ``fit``.  ``handle_unknown``: "error" raises on
+    a value outside the categories, "ignore" encodes it as all zeros."""
+    type_name = "onehot"
+    _exact = ("cat_values",)
+
+    def __init__(self, categories=None, handle_unknown: str = "error"):
+        super().__init__()
+        if handle_unknown not in ("error", "ignore"):
+            raise ValueError(f"handle_unknown must be 'error' or 'ignore', got {handle_unknown!r}")
+        self.handle_unknown = handle_unknown
+        self.register_buffer("cat_values", None)
+        self.register_buffer("cat_feature", None)
+        self.categories = None
+        if categories is not None:
+            self._set([list(np.asarray(c, dtype=np.float64).reshape(-1)) for c in categories])
+
+    def _set(self, cats):
+        cats = [[float(v) for v in c] for c in cats]
+        check_encoder_dict({"type": "onehot", "n_features": len(cats), "categories": cats,
+                            "handle_unknown": self.handle_unknown})
+        self.categories = cats
+        self.cat_values = torch.tensor([v for c in cats for v in c], dtype=torch.float64)
+        self.cat_feature = torch.tensor([f for f, c in enumerate(cats) for _ in c], dtype=torch.long)
+        self._n_features = len(cats)
+
+    def fit(self, X):
+        X = check_features(X, self._n_features if self.categories is not None else None)
+        if self.categories is None:
+            self._set([np.unique(X[:, f]).tolist() for f in range(X.shape[1])])
+        return self
+
+    @property
+    def n_bits(self) -> int:
+        self._need_fit()
+        return int(self.cat_values.numel())
+
+    def forward(self, X) -> torch.Tensor:
+        self._need_fit()
+        X = _check_torch(X, self._n_features)
+        bits = X[:, self.cat_feature.to(X.device)] == self.cat_values.to(X.device).unsqueeze(0)
+        if self.handle_unknown == "error" and X.shape[0]:
+            known = torch.zeros(X.shape, dtype=torch.long, device=X.device)
+            known.index_add_(1, self.cat_feature.to(X.device), bits.long())
+            if (known == 0).any():
+                r, f = (known == 0).nonzero()[0].tolist()
+                raise ValueError(f"onehot: unknown category {X[r, f].item()!r} of feature {f} "
+                                 f"(sample {r}); known: {self.categories[f]}")
+        return bits.to(torch.get_default_dtype())
+
+    def to_dict(self) -> dict:
+        self._need_fit()
+        return {"type": self.type_name, "n_features": self._n_features,
+                "categories": [list(c) for c in self.categories],
+                "handle_unknown": self.handle_unknown}
+
+    @classmethod
+    def _from_dict(cls, d):
+        return cls(d["categories"], d.get("handle_unknown", "error"))
+
+
+class IdentityEncoder(_Encoder):
+    """Already-binary features (checked to be 0/1)."""
+    type_name = "identity"
+
+    def __init__(self, n_features: int | None = None):
+        super().__init__()
+        if n_features is not None:
+            if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 0:
+                raise ValueError(f"n_features must be a non-negative int, got {n_features!r}")
+            self._n_features = n_features
+
+    def fit(self, X):
+        X = check_features(X, self._n_features)
+        self._n_features = X.shape[1]
+        return self
+
+    @property
+    def n_bits(self) -> int:
+        return self.n_features
+
+    def forward(self, X) -> torch.Tensor:
+        self._need_fit()
+        X = _check_torch(X, self._n_features)
+        if X.numel() and not ((X == 0) | (X == 1)).all():
+            raise ValueError("identity encoder: features must already be 0/1 bits")
+        return X.to(torch.get_default_dtype())
+
+    def to_dict(self) -> dict:
+        return {"type": self.type_name, "n_features": self.n_features}
+
+    @classmethod
+    def _from_dict(cls, d):
+        return cls(d["n_features"])
+
+
+_TYPES = {c.type_name: c for c in (ThermometerEncoder, OneHotEncoder, IdentityEncoder)}
+
+
+def encoder_from_dict(d: dict):
+    """Rebuild any encoder from its ``to_dict()``."""
+    check_encoder_dict(d)
+    return _TYPES[d["type"]].from_dict(d)

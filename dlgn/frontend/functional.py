@@ -1,0 +1,154 @@
+"""The logic layer as functions of (inputs, connections, soft truth table).
+
+Shapes: ``x[B, in]`` (float, values in [0, 1]), ``idx[out, k]`` (long, input indices, x_0 is
+the first column), ``omega[out, 2**k]`` (the soft truth table: ``omega[:, u]`` is the
+probability that the gate outputs 1 on input ``u = sum_i x_i 2**(k-1-i)``, DESIGN.md s.2).
+
+* :func:`logic_forward_torch` -- the REDUCED multilinear form, the default training path.
+  k = 2: ``y = c0 + c1 a + c2 b + c3 ab`` with the c's from omega; k = 1: ``c0 + c1 a``;
+  k >= 3: successive linear interpolation over the inputs, x_0 (the most significant bit of
+  u) first: ``v <- v[:, :h] + x_i (v[:, h:] - v[:, :h])``.  Differentiable in x and omega.
+* :func:`logic_forward_literal` -- ``y = sum_u omega_u prod_i x_i^{u_i} (1 - x_i)^{1 - u_i}``,
+  term by term: the test reference.
+* :func:`logic_forward_hard` -- truth-table lookup on 0/1 inputs (eval mode).
+
+Layout: internally feature-major (``[features, B]``): the gather of a gate's inputs is then
+an ``index_select`` of whole contiguous rows, and its backward an ``index_add_`` of rows.
+The result is returned as the transposed view ``[B, out]`` of a contiguous ``[out, B]``
+tensor, so that a chain of layers never copies: the next layer's ``x.t()`` is contiguous
+again.  k = 2 has a hand-written backward (:class:`_Gate2`).  Measured with
+benchmarks/train_step_bench.py (4 x 8000 gates, batch 256, one CPU thread, eager, no
+torch.compile): a training step 1.75x faster and 2x less step memory than the same reduced
+form written batch-major for autograd, 4x faster than the literal IWP formula.
+"""
+from __future__ import annotations
+
+import torch
+
+from dlgn.compiler.gates import MAX_ARITY
+
+__all__ = ["logic_forward_torch", "logic_forward_literal", "logic_forward_hard",
+           "check_layer_args", "reduced_coeffs"]
+
+
+def check_layer_args(x: torch.Tensor, idx: torch.Tensor, omega: torch.Tensor) -> int:
+    """Validate shapes and dtypes; returns the arity k."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 2:
+        raise ValueError(f"x must be 2-D [batch, in_features], got shape {tuple(x.shape)}")
+    if idx.dim() != 2 or idx.dtype != torch.long:
+        raise ValueError(f"idx must be a long tensor [out, k], got {idx.dtype} {tuple(idx.shape)}")
+    k = idx.shape[1]
+    if not 1 <= k <= MAX_ARITY:
+        raise ValueError(f"arity must be 1..{MAX_ARITY}, got {k}")
+    if omega.dim() != 2 or omega.shape[0] != idx.shape[0] or omega.shape[1] != (1 << k):
+        raise ValueError(f"omega must be [out={idx.shape[0]}, 2**k={1 << k}], "
+                         f"got {tuple(omega.shape)}")
+    return k
+
+
+def reduced_coeffs(omega: torch.Tensor) -> torch.Tensor:
+    """k = 2: omega[out, 4] -> (c0, c1, c2, c3)[out, 4] with y = c0 + c1 a + c2 b + c3 ab."""
+    w00, w01, w10, w11 = omega.unbind(1)
+    return torch.stack([w00, w10 - w00, w01 - w00, w11 - w10 - w01 + w00], dim=1)
+
+
+class _Gate2(torch.autograd.Function):
+    """k = 2, feature-major: y[out, B] = c0 + c1 a + c2 b + c3 ab with a, b gathered rows.
+
+    A hand-written backward: it saves only the two gathered inputs, makes the incoming
+    gradient contiguous once (the last layer receives a transposed one, which made every
+    elementwise op of autograd's backward strided and ~3x slower), and scatters the input
+    gradients with ``index_add_`` (deterministic on the CPU)."""
+
+    @staticmethod
+    def forward(ctx, xt, idx, c):
+        a = xt.index_select(0, idx[:, 0])
+        b = xt.index_select(0, idx[:, 1])
+        ctx.save_for_backward(a, b, idx, c)
+        ctx.n_in = xt.shape[0]
+        c0, c1, c2, c3 = c[:, 0:1], c[:, 1:2], c[:, 2:3], c[:, 3:4]
+        return torch.addcmul(torch.addcmul(c0, c2, b), a, torch.addcmul(c1, c3, b))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, idx, c = ctx.saved_tensors
+        g = g.contiguous()
+        c1, c2, c3 = c[:, 1:2], c[:, 2:3], c[:, 3:4]
+        gx = gc = None
+        if ctx.needs_input_grad[0]:
+            gx = torch.zeros(ctx.n_in, g.shape[1], dtype=g.dtype, device=g.device)
+            gx.index_add_(0, idx[:, 0], g * torch.addcmul(c1, c3, b))
+            gx.index_add_(0, idx[:, 1], g * torch.addcmul(c2, c3, a))
+        if ctx.needs_input_grad[2]:
+            ga = g * a
+            gc = torch.stack([g.sum(1), ga.sum(1), (g * b).sum(1), (ga * b).sum(1)], dim=1)
+        return gx, None, gc
+
+
+def _forward_fm(xt: torch.Tensor, idx: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
+    """Feature-major reduced form: xt[in, B] -> y[out, B]."""
+    k = idx.shape[1]
+    omega = omega.to(xt.dtype)
+    if k == 1:
+        a = xt.index_select(0, idx[:, 0])
+        w0, w1 = omega[:, 0:1], omega[:, 1:2]
+        return torch.addcmul(w0, a, w1 - w0)
+    if k == 2:
+        return _Gate2.apply(xt, idx, reduced_coeffs(omega))
+    v = omega.unsqueeze(2)  # [out, 2^k, 1]
+    for i in range(k):  # x_0 is the most significant bit of u: interpolate it first
+        xi = xt.index_select(0, idx[:, i]).unsqueeze(1)  # [out, 1, B]
+        h = v.shape[1] // 2
+        lo, hi = v[:, :h], v[:, h:]
+        v = torch.addcmul(lo, xi, hi - lo)
+    return v.squeeze(1)
+
+
+def logic_forward_torch(x: torch.Tensor, idx: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
+    """Relaxed logic layer, reduced multilinear form: y[B, out] (a transposed view)."""
+    check_layer_args(x, idx, omega)
+    return _forward_fm(x.t(), idx, omega).t()
+
+
+def logic_forward_literal(x: torch.Tensor, idx: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
+    """The literal multilinear formula sum_u omega_u prod_i x_i^{u_i}(1-x_i)^{1-u_i} (reference)."""
+    k = check_layer_args(x, idx, omega)
+    xs = [x[:, idx[:, i]] for i in range(k)]  # each [B, out]
+    y = torch.zeros(x.shape[0], idx.shape[0], dtype=x.dtype, device=x.device)
+    for u in range(1 << k):
+        term = omega[:, u].to(x.dtype).expand_as(y)
+        for i in range(k):
+            bit = (u >> (k - 1 - i)) & 1
+            term = term * (xs[i] if bit else 1 - xs[i])
+        y = y + term
+    return y
+
+
+def logic_forward_hard(x_bits: torch.Tensor, idx: torch.Tensor, tables: torch.Tensor) -> torch.Tensor:
+    """Truth-table lookup: exact 0/1 outputs y[B, out] (dtype of x_bits if floating, else float32).
+
+    ``x_bits``: 0/1 values (bool, integer or float; a float is read as ``x >= 0.5``).
+    ``tables``: int64 [out] in the convention of DESIGN.md (bit u = output on input u; a
+    64-entry table is stored in two's complement, which keeps every bit)."""
+    if x_bits.dim() != 2:
+        raise ValueError(f"x_bits must be 2-D [batch, in_features], got shape {tuple(x_bits.shape)}")
+    if idx.dim() != 2 or idx.dtype != torch.long:
+        raise ValueError("idx must be a long tensor [out, k]")
+    if tables.dim() != 1 or tables.shape[0] != idx.shape[0] or tables.dtype != torch.long:
+        raise ValueError(f"tables must be int64 [out={idx.shape[0]}], got "
+                         f"{tables.dtype} {tuple(tables.shape)}")
+    k = idx.shape[1]
+    if x_bits.dtype.is_floating_point:
+        bits = x_bits >= 0.5
+        out_dtype = x_bits.dtype
+    else:
+        bits = x_bits != 0
+        out_dtype = torch.float32
+    bt = bits.t().to(torch.long)  # [in, B]
+    u = torch.zeros(idx.shape[0], x_bits.shape[0], dtype=torch.long, device=x_bits.device)
+    for i in range(k):
+        u = (u << 1) | bt.index_select(0, idx[:, i])
+    y = (tables.unsqueeze(1) >> u) & 1
+    return y.to(out_dtype).t()

@@ -1,0 +1,229 @@
+"""LogicLayer: one layer of k-input logic gates, IWP (k = 1..6) or OP (k = 2).
+
+``train()`` mode evaluates the relaxed gates (the reduced multilinear form of
+:mod:`dlgn.frontend.functional`); ``eval()`` mode evaluates the discretized gates exactly
+(inputs thresholded at 0.5, outputs 0/1): the function that ``tables()`` and ``fanin()``
+hand to the compiler.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from dlgn.compiler.gates import GATE_TABLES, MAX_ARITY, passthrough_table, table_bits
+from .functional import logic_forward_hard, logic_forward_torch
+from .relax import N_GATES, PHI_NAMES, op_soft_table, phi_fn
+
+__all__ = ["LogicLayer", "make_connections", "PARAMETRIZATIONS", "INITS", "CONNECTIONS",
+           "BACKENDS", "RI_MU", "RI_SIGMA", "OP_RI_LOGIT"]
+
+log = logging.getLogger(__name__)
+
+PARAMETRIZATIONS = ("iwp", "op")
+INITS = ("residual", "gaussian")
+CONNECTIONS = ("random", "unique")
+BACKENDS = ("auto", "torch", "triton")
+RI_SIGMA = 0.25
+RI_MU = {"sigmoid": 3.0, "sin": 1.2}
+OP_RI_LOGIT = 5.0
+#: difflogic op id of the pass-through gate A (table 0b1100 = 12).
+_OP_GATE_A = int(np.flatnonzero(GATE_TABLES == passthrough_table(2, 0))[0])
+
+
+def _choice(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+    return value
+
+
+def _random_connections(n_in, n_out, k, gen):
+    """difflogic's scheme: every input used about equally often; repeats are allowed."""
+    c = torch.randperm(k * n_out, generator=gen) % n_in
+    c = torch.randperm(n_in, generator=gen)[c]
+    return c.reshape(k, n_out).t().contiguous()
+
+
+def _unique_connections(n_in, n_out, k, gen):
+    """Distinct inputs within a gate and distinct (sorted) input tuples across gates."""
+    if n_in < k:
+        raise ValueError(f"unique connections need at least arity={k} inputs, got {n_in}")
+    n_tuples = math.comb(n_in, k)
+    if n_out > n_tuples:
+        raise ValueError(f"unique connections: {n_out} gates need {n_out} distinct {k}-input "
+                         f"tuples but {n_in} inputs only have C({n_in},{k}) = {n_tuples}")
+    if n_out == 0:
+        return torch.zeros(0, k, dtype=torch.long)
+    if n_tuples <= max(4 * n_out, 4096):
+        # few tuples: enumerate them all (lexicographic) and pick a random subset
+        import itertools
+        all_t = torch.tensor(list(itertools.combinations(range(n_in), k)), dtype=torch.long)
+        pick = torch.randperm(n_tuples, generator=gen)[:n_out]
+        idx = all_t[pick]
+    else:
+        idx = _random_connections(n_in, n_out, k, gen)
+        base = torch.tensor([n_in ** (k - 1 - i) for i in range(k)], dtype=torch.long) \
+            if n_in ** k < 2 ** 62 else None
+        for _ in range(1000):
+            srt = idx.sort(dim=1).values
+            bad = (srt[:, 1:] == srt[:, :-1]).any(dim=1)
+            if base is not None:
+                key = (srt * base).sum(1)
+            else:
+                key = torch.tensor([hash(tuple(r)) for r in srt.tolist()], dtype=torch.long)
+            key = torch.where(bad, torch.full_like(key, -1), key)
+            _, first = np.unique(key.numpy(), return_index=True)
+            keep = torch.zeros(n_out, dtype=torch.bool)
+            keep[torch.as_tensor(first)] = True
+            keep &= ~bad
+            n_redo = int((~keep).sum())
+            if n_redo == 0:
+                break
+            # redraw the offenders: k distinct inputs each
+            r = torch.rand(n_redo, n_in, generator=gen).argsort(dim=1)[:, :k] if n_in <= 4096 \
+                else torch.randint(0, n_in, (n_redo, k), generator=gen)
+            idx[~keep] = r
+        else:
+            raise RuntimeError("could not draw unique connections (1000 rounds)")
+    perm = torch.rand(n_out, k, generator=gen).argsort(dim=1)  # random order inside a gate
+    return idx.gather(1, perm).contiguous()
+
+
+def make_connections(n_in: int, n_out: int, k: int, kind: str = "random", generator=None):
+    """Connection indices long[n_out, k] into ``n_in`` inputs ("random" or "unique")."""
+    _choice("connections", kind, CONNECTIONS)
+    if n_in < 1 and n_out > 0:
+        raise ValueError("a layer with gates needs at least one input")
+    gen = generator if generator is not None else torch.Generator().manual_seed(
+        int(torch.randint(0, 2 ** 62, (1,)).item()))
+    if kind == "random":
+        return _random_connections(n_in, n_out, k, gen)
+    return _unique_connections(n_in, n_out, k, gen)
+
+
+class LogicLayer(nn.Module):
+    """A layer of ``out_features`` gates of ``arity`` inputs each (see the module docstring).
+
+    Parameters: ``weight`` [out, 2**k] (IWP: omega = phi(weight)) or [out, 16] (OP logits).
+    Buffer: ``idx`` long [out, k], the connections (saved in the state_dict).
+    Randomness (connections, then init) comes from ``generator`` if given, else from a
+    generator seeded with ``seed``, else from torch's global RNG.  ``backend``: "torch" (the
+    reduced form), "triton" (``dlgn.frontend.triton_layer.logic_forward_triton``) or "auto"
+    (Triton on CUDA tensors when it imports, else torch).  Eval mode reads inputs as
+    ``x >= 0.5`` and always uses the exact table lookup."""
+
+    def __init__(self, in_features: int, out_features: int, arity: int = 2,
+                 parametrization: str = "iwp", init: str = "residual",
+                 connections: str = "random", phi: str = "sigmoid", backend: str = "auto",
+                 seed: int | None = None, generator: torch.Generator | None = None):
+        super().__init__()
+        _choice("parametrization", parametrization, PARAMETRIZATIONS)
+        _choice("init", init, INITS)
+        _choice("phi", phi, PHI_NAMES)
+        _choice("backend", backend, BACKENDS)
+        for name, v in (("in_features", in_features), ("out_features", out_features),
+                        ("arity", arity)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise TypeError(f"{name} must be an int, got {type(v).__name__}")
+        if in_features < 1 or out_features < 1:
+            raise ValueError(f"in_features and out_features must be >= 1, got "
+                             f"{in_features}, {out_features}")
+        if not 1 <= arity <= MAX_ARITY:
+            raise ValueError(f"arity must be 1..{MAX_ARITY}, got {arity}")
+        if parametrization == "op" and arity != 2:
+            raise ValueError(f"the OP parametrization has 2**(2**k) gates per node and is only "
+                             f"supported for arity 2 (got {arity}); use parametrization='iwp'")
+        self.in_features, self.out_features, self.arity = int(in_features), int(out_features), int(arity)
+        self.parametrization, self.init, self.phi, self.backend = parametrization, init, phi, backend
+        self.connections = connections
+        gen = generator if generator is not None else (
+            torch.Generator().manual_seed(int(seed)) if seed is not None else None)
+        if gen is None:
+            gen = torch.Generator().manual_seed(int(torch.randint(0, 2 ** 62, (1,)).item()))
+        self.register_buffer("idx", make_connections(self.in_features, self.out_features,
+                                                     self.arity, connections, gen))
+        self.weight = nn.Parameter(self._init_weight(gen))
+
+    # ------------------------------------------------------------------ init
+    def _init_weight(self, gen):
+        n, k = self.out_features, self.arity
+        if self.parametrization == "op":
+            if self.init == "gaussian":
+                return torch.randn(n, N_GATES, generator=gen)
+            w = torch.zeros(n, N_GATES)
+            w[:, _OP_GATE_A] = OP_RI_LOGIT
+            return w
+        if self.init == "gaussian":
+            return torch.randn(n, 1 << k, generator=gen)
+        sign = torch.as_tensor(table_bits(passthrough_table(k, 0), k), dtype=torch.float32) * 2 - 1
+        return torch.randn(n, 1 << k, generator=gen) * RI_SIGMA + RI_MU[self.phi] * sign
+
+    # ------------------------------------------------------------------ views
+    @property
+    def n_params(self) -> int:
+        return self.weight.numel()
+
+    def omega(self) -> torch.Tensor:
+        """The soft truth table [out, 2**k]: phi(W) (IWP) or the OP soft table."""
+        if self.parametrization == "op":
+            return op_soft_table(self.weight)
+        return phi_fn(self.phi)(self.weight)
+
+    def table_bits(self) -> torch.Tensor:
+        """Discretized truth tables as bool [out, 2**k] (entry u = output on input u)."""
+        with torch.no_grad():
+            if self.parametrization == "op":
+                tabs = torch.tensor(GATE_TABLES, device=self.weight.device)[self.weight.argmax(1)]
+                return ((tabs.unsqueeze(1) >> torch.arange(4, device=tabs.device)) & 1).bool()
+            return self.omega() >= 0.5
+
+    def _tables_long(self) -> torch.Tensor:
+        bits = self.table_bits().long()
+        w = torch.ones(1 << self.arity, dtype=torch.long, device=bits.device)
+        w = w << torch.arange(1 << self.arity, device=bits.device)  # 1 << 63 wraps to int64 min
+        return (bits * w).sum(1)  # int64 two's complement of the uint64 table
+
+    def tables(self) -> np.ndarray:
+        """Discretized truth tables, uint64 numpy [out] (DESIGN.md convention)."""
+        return self._tables_long().cpu().numpy().astype(np.uint64)
+
+    def fanin(self) -> np.ndarray:
+        """Connections as int64 numpy [out, k]."""
+        return self.idx.detach().cpu().numpy().astype(np.int64)
+
+    # ------------------------------------------------------------------ forward
+    def _relaxed_fn(self, x):
+        if self.backend == "torch":
+            return logic_forward_torch
+        if self.backend == "triton" or (self.backend == "auto" and x.is_cuda):
+            try:
+                mod = importlib.import_module("dlgn.frontend.triton_layer")
+                return mod.logic_forward_triton
+            except ImportError as e:
+                if self.backend == "triton":
+                    raise ImportError("backend='triton' needs triton and "
+                                      f"dlgn.frontend.triton_layer ({e}); pip install triton, "
+                                      "or use backend='torch'") from e
+                log.debug("triton backend unavailable (%s); using torch", e)
+        return logic_forward_torch
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"LogicLayer expects a torch.Tensor, got {type(x).__name__}")
+        if x.dim() != 2 or x.shape[1] != self.in_features:
+            raise ValueError(f"LogicLayer expects input [batch, {self.in_features}], "
+                             f"got {tuple(x.shape)}")
+        if not self.training:
+            return logic_forward_hard(x, self.idx, self._tables_long())
+        if not x.dtype.is_floating_point:
+            raise TypeError(f"training-mode input must be floating point, got {x.dtype}")
+        return self._relaxed_fn(x)(x, self.idx, self.omega())
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"arity={self.arity}, parametrization={self.parametrization!r}, "
+                f"init={self.init!r}, connections={self.connections!r}, phi={self.phi!r}")

@@ -1,0 +1,139 @@
+"""LogicNet: encoder (optional) + LogicLayers + GroupSum, and its discretization.
+
+``net(x)`` returns class scores (GroupSum counts / tau).  In ``train()`` mode the layers
+are relaxed; in ``eval()`` mode they are the discretized gates, and the predictions equal
+those of the reference simulator on ``net.discretize()`` bit for bit.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from dlgn.compiler.lower import lower_layers
+from dlgn.compiler.netlist import Netlist
+from .encoders import _Encoder, encoder_from_dict
+from .head import GroupSum
+from .layer import LogicLayer
+
+__all__ = ["LogicNet"]
+
+_CONFIG_KEYS = ("in_features", "layers", "n_classes", "arity", "parametrization", "init", "tau",
+                "connections", "phi", "encoder", "backend", "seed")
+
+
+class LogicNet(nn.Module):
+    """A Light DLGN: ``layers`` widths of ``arity``-input gates and a GroupSum head.
+
+    ``encoder``: a fitted encoder module (or its ``to_dict()``); ``in_features`` is then the
+    encoder's raw feature count and the netlist reads the encoded bits.  ``seed`` fixes the
+    connections and the initialization (None: a random seed, recorded in ``config``)."""
+
+    def __init__(self, in_features: int, layers=(8000,) * 4, n_classes: int = 10, arity: int = 2,
+                 parametrization: str = "iwp", init: str = "residual", tau: float = 10.0,
+                 connections: str = "random", phi: str = "sigmoid", encoder=None,
+                 backend: str = "auto", seed: int | None = None):
+        super().__init__()
+        if isinstance(layers, (int, np.integer)):
+            layers = [int(layers)]
+        layers = [int(w) for w in layers]
+        if not layers:
+            raise ValueError("a LogicNet needs at least one layer")
+        if isinstance(in_features, bool) or not isinstance(in_features, (int, np.integer)) \
+                or in_features < 1:
+            raise ValueError(f"in_features must be a positive int, got {in_features!r}")
+        if isinstance(encoder, dict):
+            encoder = encoder_from_dict(encoder)
+        if encoder is not None:
+            if not isinstance(encoder, _Encoder):
+                raise TypeError(f"encoder must be a dlgn encoder or its dict, got "
+                                f"{type(encoder).__name__}")
+            if not encoder.fitted:
+                raise ValueError("the encoder must be fitted before building the LogicNet")
+            if encoder.n_features != in_features:
+                raise ValueError(f"in_features={in_features} but the encoder reads "
+                                 f"{encoder.n_features} raw features")
+        if seed is None:
+            seed = int(torch.randint(0, 2 ** 31 - 1, (1,)).item())
+        self.encoder = encoder
+        self._in_features = int(in_features)
+        self.head = GroupSum(int(n_classes), tau)
+        self.head.group_sizes(layers[-1])  # raises if the last width is not divisible
+        gen = torch.Generator().manual_seed(int(seed))
+        widths = [self.n_inputs] + layers
+        self.layers = nn.ModuleList(
+            LogicLayer(widths[i], widths[i + 1], arity, parametrization, init, connections, phi,
+                       backend, generator=gen) for i in range(len(layers)))
+        self.config = {"in_features": int(in_features), "layers": layers,
+                       "n_classes": int(n_classes), "arity": int(arity),
+                       "parametrization": parametrization, "init": init, "tau": float(tau),
+                       "connections": connections, "phi": phi,
+                       "encoder": encoder.to_dict() if encoder is not None else None,
+                       "backend": backend, "seed": int(seed)}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "LogicNet":
+        if not isinstance(config, dict):
+            raise TypeError(f"a LogicNet config is a dict, got {type(config).__name__}")
+        unknown = set(config) - set(_CONFIG_KEYS)
+        if unknown or "in_features" not in config:
+            raise ValueError(f"bad LogicNet config: unknown keys {sorted(unknown)}"
+                             if unknown else "bad LogicNet config: no in_features")
+        return cls(**config)
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def n_inputs(self) -> int:
+        """Input bits of the first layer (= of the netlist)."""
+        return self.encoder.n_bits if self.encoder is not None else self._in_features
+
+    @property
+    def n_gates(self) -> int:
+        return sum(layer.out_features for layer in self.layers)
+
+    # ------------------------------------------------------------------ forward
+    def encode(self, x) -> torch.Tensor:
+        """Raw features -> input bits (float 0/1 tensor) through the encoder; without an
+        encoder, the input is validated and returned as a float tensor."""
+        if self.encoder is not None:
+            return self.encoder(x)
+        if isinstance(x, np.ndarray):
+            x = torch.from_numpy(x)
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"LogicNet expects a torch.Tensor or numpy array, got {type(x).__name__}")
+        if x.dim() != 2 or x.shape[1] != self.n_inputs:
+            raise ValueError(f"LogicNet expects input [batch, {self.n_inputs}], got {tuple(x.shape)}")
+        if x.is_complex():
+            raise TypeError(f"LogicNet input must be real, got {x.dtype}")
+        if not x.dtype.is_floating_point:
+            x = x.to(torch.get_default_dtype())
+        if x.numel() and torch.isnan(x).any():
+            raise ValueError("LogicNet input contains NaN")
+        return x
+
+    def forward(self, x) -> torch.Tensor:
+        h = self.encode(x)
+        w = self.layers[0].weight
+        h = h.to(device=w.device, dtype=w.dtype if h.dtype.is_floating_point else None)
+        for layer in self.layers:
+            h = layer(h)
+        return self.head(h)
+
+    @torch.no_grad()
+    def predict(self, x) -> torch.Tensor:
+        """Predicted classes (first maximum on ties) of the discretized net, long [N]."""
+        was = self.training
+        self.eval()
+        try:
+            return self(x).argmax(dim=1)
+        finally:
+            self.train(was)
+
+    # ------------------------------------------------------------------ compile
+    def discretize(self) -> Netlist:
+        """The discretized net as a :class:`dlgn.compiler.Netlist` (inputs: the encoded bits)."""
+        layers = [(layer.fanin(), layer.tables()) for layer in self.layers]
+        return lower_layers(self.n_inputs, layers,
+                            group_sizes=self.head.group_sizes(self.layers[-1].out_features),
+                            tau=self.head.tau,
+                            meta={"encoder": self.config["encoder"], "config": self.config})

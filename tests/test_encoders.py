@@ -1,0 +1,185 @@
+"""Encoders: torch modules against the torch-free numpy runtime encoder, semantics, errors."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from dlgn.frontend.encoders import IdentityEncoder, OneHotEncoder, ThermometerEncoder, \
+    encoder_from_dict
+from dlgn.runtime.encoding import EncodingError, encode, encoder_n_bits
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Small tensors: on a shared 2-core machine, 2 torch threads ran ~30x slower than 1."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _same(enc, X):
+    """torch forward == numpy encode(to_dict()) (after a JSON round trip), bit for bit."""
+    d = json.loads(json.dumps(enc.to_dict()))
+    ref = encode(d, X)
+    got = enc(torch.from_numpy(X) if isinstance(X, np.ndarray) else X)
+    assert got.dtype == torch.float32 and ref.dtype == np.uint8
+    assert np.array_equal(got.numpy(), ref.astype(np.float32))
+    assert np.array_equal(encoder_from_dict(d)(X).numpy(), got.numpy())
+    assert encoder_n_bits(d) == enc.n_bits == ref.shape[1]
+    return ref
+
+
+@pytest.mark.parametrize("method", ["uniform", "quantile"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.uint8])
+def test_thermometer_torch_equals_numpy(method, dtype):
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(200, 6)) * 20).astype(dtype)
+    enc = ThermometerEncoder(7, method).fit(X)
+    assert enc.n_features == 6 and enc.n_bits == 42 and enc.thresholds.dtype == torch.float64
+    bits = _same(enc, X)
+    # thermometer code: per feature, bits are 1...1 0...0 (thresholds increase)
+    b = bits.reshape(200, 6, 7).astype(int)
+    assert (np.diff(b, axis=2) <= 0).all()
+    # values exactly at a threshold encode as 0 (strict >)
+    thr = enc.thresholds.numpy()
+    Xt = np.tile(thr[:, 3], (2, 1)).astype(np.float64)
+    _same(enc, Xt)
+    assert encode(enc.to_dict(), Xt).reshape(2, 6, 7)[:, :, 3].sum() == 0
+
+
+def test_thermometer_thresholds():
+    X = np.array([[0.0], [1.0], [2.0], [3.0], [4.0]])
+    assert ThermometerEncoder(3).fit(X).thresholds.flatten().tolist() == [1.0, 2.0, 3.0]
+    q = ThermometerEncoder(1, "quantile").fit(X).thresholds.item()
+    assert q == 2.0
+    Xq = np.random.default_rng(1).exponential(size=(4000, 1))
+    b = encode(ThermometerEncoder(3, "quantile").fit(Xq).to_dict(), Xq)
+    assert np.allclose(b.mean(0), [0.75, 0.5, 0.25], atol=0.01)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6, width=32), min_size=2, max_size=30), st.integers(1, 8),
+       st.sampled_from(["uniform", "quantile"]))
+def test_property_thermometer_torch_equals_numpy(vals, n, method):
+    X = np.array(vals, dtype=np.float32).reshape(-1, 1)
+    _same(ThermometerEncoder(n, method).fit(X), X)
+
+
+def test_onehot_torch_equals_numpy_and_unknowns():
+    rng = np.random.default_rng(0)
+    X = np.stack([rng.integers(0, 4, 100), rng.integers(10, 13, 100)], 1)
+    enc = OneHotEncoder().fit(X)
+    assert enc.categories == [[0.0, 1.0, 2.0, 3.0], [10.0, 11.0, 12.0]] and enc.n_bits == 7
+    bits = _same(enc, X)
+    assert (bits[:, :4].sum(1) == 1).all() and (bits[:, 4:].sum(1) == 1).all()
+    assert bits[0, X[0, 0]] == 1 and bits[0, 4 + X[0, 1] - 10] == 1
+    bad = np.array([[1, 10], [5, 11]])
+    with pytest.raises(ValueError, match="unknown category 5.0 of feature 0"):
+        enc(bad)
+    with pytest.raises(ValueError, match="unknown category"):
+        encode(enc.to_dict(), bad)
+    ign = OneHotEncoder(enc.categories, handle_unknown="ignore")
+    assert _same(ign, bad)[1, :4].sum() == 0
+    given_cats = OneHotEncoder([[1, 2], [3]])
+    assert given_cats.n_features == 2 and given_cats.n_bits == 3
+    with pytest.raises(ValueError, match="distinct"):
+        OneHotEncoder([[1, 1]])
+
+
+def test_identity_encoder():
+    X = np.array([[0, 1, 1], [1, 0, 0]], dtype=np.uint8)
+    enc = IdentityEncoder().fit(X)
+    assert enc.n_bits == 3
+    _same(enc, X)
+    _same(enc, X.astype(bool))
+    with pytest.raises(ValueError, match="0/1"):
+        enc(np.array([[0, 2, 1]]))
+    with pytest.raises(ValueError, match="0/1"):
+        encode(enc.to_dict(), np.array([[0.5, 1, 1]]))
+
+
+@pytest.mark.parametrize("make", [lambda X: ThermometerEncoder(3).fit(X),
+                                  lambda X: OneHotEncoder().fit(X.round()),
+                                  lambda X: IdentityEncoder().fit((X > 0).astype(np.uint8))])
+def test_bad_inputs_raise_in_torch_and_numpy(make):
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    enc = make(X)
+    d = enc.to_dict()
+    nan = np.zeros((2, 3))
+    nan[1, 2] = np.nan
+    cases = [(np.zeros((2, 4)), ValueError, "expected 3 features"),
+             (nan, ValueError, "NaN"),
+             (np.full((2, 3), np.inf), ValueError, "infinite"),
+             (np.array([["a", "b", "c"]]), TypeError, "numeric"),
+             (np.zeros((2, 3), dtype=complex), TypeError, "numeric"),
+             (np.zeros(3), ValueError, "2-D")]
+    for X_bad, exc, msg in cases:
+        with pytest.raises(exc, match=msg):
+            encode(d, X_bad)
+        with pytest.raises(exc, match=msg):
+            enc(X_bad)
+    with pytest.raises(ValueError, match="NaN"):
+        enc(torch.from_numpy(nan))
+    with pytest.raises(TypeError, match="numeric"):
+        enc(torch.zeros(2, 3, dtype=torch.complex64))
+    with pytest.raises(TypeError):
+        enc("abc")
+
+
+def test_unfitted_and_bad_dicts_raise():
+    with pytest.raises(RuntimeError, match="not fitted"):
+        ThermometerEncoder(3)(torch.zeros(2, 2))
+    with pytest.raises(RuntimeError, match="not fitted"):
+        ThermometerEncoder(3).to_dict()
+    with pytest.raises(ValueError):
+        ThermometerEncoder(0)
+    with pytest.raises(ValueError, match="method"):
+        ThermometerEncoder(3, "kmeans")
+    with pytest.raises(ValueError, match="zero samples"):
+        ThermometerEncoder(3).fit(np.zeros((0, 2)))
+    d = ThermometerEncoder(2).fit(np.random.rand(10, 3)).to_dict()
+    for bad in ({**d, "type": "mystery"}, {**d, "thresholds": [[0.0]]}, {**d, "n_features": -1},
+                {**d, "thresholds": [[0.0, float("nan")]] * 3}, [1, 2]):
+        with pytest.raises(EncodingError):
+            encode(bad, np.zeros((1, 3)))
+        with pytest.raises(EncodingError):
+            encoder_from_dict(bad)
+    with pytest.raises(ValueError, match="type 'thermometer'"):
+        OneHotEncoder.from_dict(d)
+
+
+def test_encoder_state_dict_and_device_move():
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    enc = ThermometerEncoder(4).fit(X)
+    other = ThermometerEncoder.from_dict(enc.to_dict())
+    assert torch.equal(other.state_dict()["thresholds"], enc.state_dict()["thresholds"])
+    moved = enc.to(torch.float32).half()  # must not round the float64 thresholds
+    assert moved.thresholds.dtype == torch.float64
+    assert torch.equal(moved.thresholds, other.thresholds)
+    assert np.array_equal(moved(X).numpy(), encode(enc.to_dict(), X))
+    oh = OneHotEncoder([[0.1, 0.2]]).to(torch.float32)
+    assert oh.cat_values.dtype == torch.float64 and oh(np.array([[0.1]])).tolist() == [[1.0, 0.0]]
+
+
+def test_a_nudged_threshold_is_caught():
+    """Negative test: moving one threshold by one ulp changes the bits of a sample at it."""
+    X = np.random.default_rng(2).normal(size=(40, 2))
+    enc = ThermometerEncoder(3, "quantile").fit(X)
+    d = enc.to_dict()
+    t = d["thresholds"][1][2]
+    d["thresholds"][1][2] = float(np.nextafter(t, -np.inf))
+    probe = np.array([[0.0, t]])
+    assert not np.array_equal(encode(d, probe), enc(probe).numpy().astype(np.uint8))
+
+
+def test_runtime_encoding_does_not_import_torch():
+    import subprocess
+    import sys
+    code = ("import sys, numpy as np; from dlgn.runtime.encoding import encode; "
+            "encode({'type': 'identity', 'n_features': 2}, np.zeros((1, 2))); "
+            "sys.exit(1 if 'torch' in sys.modules else 0)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+

@@ -1,0 +1,174 @@
+"""The reduced multilinear forward (our training path) against the literal formulas, and the
+hard forward against the one-gate-at-a-time definition (gates.eval_table)."""
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from dlgn.compiler.gates import GATE_TABLES, eval_table
+from dlgn.frontend import functional as F
+from dlgn.frontend.functional import logic_forward_hard, logic_forward_literal, logic_forward_torch
+from dlgn.frontend.relax import gate_relaxations, op_literal_forward, op_soft_table, phi_fn
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Small tensors: on a shared 2-core machine, 2 torch threads ran ~30x slower than 1."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _case(k, B=7, n_in=9, n_out=13, seed=0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(B, n_in, generator=g, dtype=dtype).requires_grad_()
+    idx = torch.randint(0, n_in, (n_out, k), generator=g)
+    idx[0] = idx[0, 0]  # a gate wired to the same input k times
+    w = torch.rand(n_out, 1 << k, generator=g, dtype=dtype).requires_grad_()
+    return x, idx, w
+
+
+def _grads(fn, x, idx, w, seed=1):
+    y = fn(x, idx, w)
+    gy = torch.randn(y.shape, generator=torch.Generator().manual_seed(seed), dtype=y.dtype)
+    gx, gw = torch.autograd.grad((y * gy).sum(), (x, w))
+    return y.detach(), gx, gw
+
+
+@pytest.mark.parametrize("k", range(1, 7))
+def test_reduced_equals_literal_values_and_gradients(k):
+    x, idx, w = _case(k, seed=k)
+    y1, gx1, gw1 = _grads(logic_forward_torch, x, idx, w)
+    y2, gx2, gw2 = _grads(logic_forward_literal, x, idx, w)
+    torch.testing.assert_close(y1, y2, rtol=0, atol=1e-12)
+    torch.testing.assert_close(gx1, gx2, rtol=0, atol=1e-12)
+    torch.testing.assert_close(gw1, gw2, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_reduced_gradcheck(k):
+    x, idx, w = _case(k, B=3, n_in=5, n_out=4, seed=10 + k)
+    assert torch.autograd.gradcheck(lambda a, b: logic_forward_torch(a, idx, b), (x, w))
+
+
+def test_literal_formula_at_the_corners_is_the_truth_table():
+    # the reference itself: on 0/1 inputs the multilinear form reads entry u (x_0 = MSB)
+    k = 3
+    idx = torch.tensor([[0, 1, 2]])
+    w = torch.rand(1, 8, dtype=torch.float64)
+    for bits in itertools.product((0, 1), repeat=k):
+        x = torch.tensor([bits], dtype=torch.float64)
+        u = bits[0] * 4 + bits[1] * 2 + bits[2]
+        assert logic_forward_literal(x, idx, w).item() == pytest.approx(w[0, u].item())
+        assert logic_forward_torch(x, idx, w).item() == pytest.approx(w[0, u].item())
+
+
+def test_op_reduced_equals_literal_16_term_sum():
+    x, idx, _ = _case(2, B=11, seed=5)
+    z = torch.randn(idx.shape[0], 16, dtype=torch.float64, requires_grad=True)
+    gy = torch.randn(11, idx.shape[0], dtype=torch.float64)
+    y1 = logic_forward_torch(x, idx, op_soft_table(z))
+    y2 = op_literal_forward(x, idx, z)
+    torch.testing.assert_close(y1, y2, rtol=0, atol=1e-12)
+    g1 = torch.autograd.grad((y1 * gy).sum(), (x, z))
+    g2 = torch.autograd.grad((y2 * gy).sum(), (x, z))
+    for a, b in zip(g1, g2):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+def test_relaxations_agree_with_tables_at_corners():
+    for a, b in itertools.product((0.0, 1.0), repeat=2):
+        g = gate_relaxations(torch.tensor(a), torch.tensor(b))
+        u = int(2 * a + b)
+        assert g.tolist() == [float((int(t) >> u) & 1) for t in GATE_TABLES]
+    z = torch.full((16, 16), -50.0)
+    z[range(16), range(16)] = 50.0  # gate i selected
+    T = op_soft_table(z)
+    expect = torch.tensor([[(int(t) >> u) & 1 for u in range(4)] for t in GATE_TABLES])
+    torch.testing.assert_close(T, expect.float(), atol=1e-6, rtol=0)
+
+
+def test_broken_reduced_form_is_caught(monkeypatch):
+    """Negative test: a reduced form that swaps the roles of a and b must fail the check."""
+    orig = F.reduced_coeffs
+    x, idx, w = _case(2, seed=3)
+    torch.testing.assert_close(logic_forward_torch(x, idx, w), logic_forward_literal(x, idx, w))
+
+    def swapped(omega):
+        return orig(omega)[:, [0, 2, 1, 3]]
+    monkeypatch.setattr(F, "reduced_coeffs", swapped)
+    y1 = logic_forward_torch(x, idx, w)
+    y2 = logic_forward_literal(x, idx, w)
+    assert not torch.allclose(y1, y2, atol=1e-6)
+
+
+@pytest.mark.parametrize("k", range(1, 7))
+def test_hard_forward_is_the_truth_table_lookup(k):
+    rng = np.random.default_rng(k)
+    n_in, n_out, B = 8, 17, 33
+    idx = rng.integers(0, n_in, (n_out, k))
+    tabs = rng.integers(0, 2 ** 63, n_out, dtype=np.uint64) * np.uint64(2) + \
+        rng.integers(0, 2, n_out, dtype=np.uint64)  # bit 63 used too
+    tabs &= np.uint64((1 << (1 << k)) - 1)
+    xb = rng.integers(0, 2, (B, n_in))
+    t_long = torch.from_numpy(tabs.view(np.int64).copy())
+    for xt in (torch.tensor(xb, dtype=torch.float32), torch.tensor(xb, dtype=torch.bool),
+               torch.tensor(xb, dtype=torch.uint8)):
+        y = logic_forward_hard(xt, torch.from_numpy(idx), t_long)
+        ref = np.array([[eval_table(int(tabs[j]), k, list(xb[s, idx[j]])) for j in range(n_out)]
+                        for s in range(B)])
+        assert np.array_equal(y.numpy(), ref)
+        assert y.dtype.is_floating_point
+
+
+def test_hard_forward_thresholds_floats_at_half():
+    idx = torch.tensor([[0]])
+    t = torch.tensor([0b10])  # identity
+    x = torch.tensor([[0.49], [0.5], [0.9], [0.0]])
+    assert logic_forward_hard(x, idx, t).flatten().tolist() == [0.0, 1.0, 1.0, 0.0]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 6), st.integers(0, 9), st.integers(1, 12), st.integers(1, 10),
+       st.integers(0, 2 ** 31))
+def test_property_reduced_equals_literal(k, B, n_in, n_out, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(B, n_in, generator=g, dtype=torch.float64)
+    idx = torch.randint(0, n_in, (n_out, k), generator=g)
+    w = phi_fn("sin")(torch.randn(n_out, 1 << k, generator=g, dtype=torch.float64))
+    torch.testing.assert_close(logic_forward_torch(x, idx, w), logic_forward_literal(x, idx, w),
+                               rtol=0, atol=1e-12)
+
+
+def test_float32_and_chained_layers_backward():
+    # a chain: the second layer receives a transposed (non-contiguous) view
+    x, idx1, w1 = _case(2, B=5, n_in=6, n_out=8, seed=2, dtype=torch.float32)
+    idx2 = torch.randint(0, 8, (4, 2))
+    w2 = torch.rand(4, 4, requires_grad=True)
+    outs = []
+    for fn in (logic_forward_torch, logic_forward_literal):
+        y = fn(fn(x, idx1, w1), idx2, w2)
+        outs.append((y,) + torch.autograd.grad(y.sum(), (x, w1, w2)))
+    for a, b in zip(*outs):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_bad_arguments_raise():
+    x = torch.rand(3, 4)
+    with pytest.raises(ValueError, match="omega"):
+        logic_forward_torch(x, torch.zeros(2, 2, dtype=torch.long), torch.rand(2, 8))
+    with pytest.raises(ValueError, match="long"):
+        logic_forward_torch(x, torch.zeros(2, 2, dtype=torch.int32), torch.rand(2, 4))
+    with pytest.raises(ValueError, match="2-D"):
+        logic_forward_torch(x[0], torch.zeros(2, 2, dtype=torch.long), torch.rand(2, 4))
+    with pytest.raises(ValueError, match="arity"):
+        logic_forward_torch(x, torch.zeros(2, 7, dtype=torch.long), torch.rand(2, 128))
+    with pytest.raises(ValueError, match="tables"):
+        logic_forward_hard(x, torch.zeros(2, 2, dtype=torch.long), torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ValueError, match="OP logits"):
+        op_soft_table(torch.rand(3, 4))
+    with pytest.raises(ValueError, match="phi"):
+        phi_fn("tanh")
