@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..compiler import simulate as _sim
+from ..compiler.simulate import predict, scores, simulate
 from ..compiler.netlist import Netlist
 
 __all__ = ["SimModel"]
@@ -18,10 +18,10 @@ class SimModel:
         self.netlist = netlist.check()
 
     def outputs(self, X) -> np.ndarray:
-        return _sim.simulate(self.netlist, X)
+        return simulate(self.netlist, X)
 
     def scores(self, X) -> np.ndarray:
-        return _sim.scores(self.netlist, X)
+        return scores(self.netlist, X)
 
     def predict(self, X) -> np.ndarray:
-        return _sim.predict(self.netlist, X)
+        return predict(self.netlist, X)
