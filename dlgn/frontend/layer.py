@@ -202,13 +202,18 @@ class LogicLayer(nn.Module):
         if self.backend == "triton" or (self.backend == "auto" and x.is_cuda):
             try:
                 mod = importlib.import_module("dlgn.frontend.triton_layer")
-                return mod.logic_forward_triton
             except ImportError as e:
                 if self.backend == "triton":
-                    raise ImportError("backend='triton' needs triton and "
-                                      f"dlgn.frontend.triton_layer ({e}); pip install triton, "
-                                      "or use backend='torch'") from e
+                    raise ImportError("backend='triton' needs dlgn.frontend.triton_layer "
+                                      f"({e}); use backend='torch'") from e
                 log.debug("triton backend unavailable (%s); using torch", e)
+                return logic_forward_torch
+            if self.backend == "triton":
+                return mod.logic_forward_triton
+            # auto: only where the kernels can run (GPU or interpreter) on their dtypes
+            if mod.triton_available(x.device) and x.dtype in (torch.float32, torch.bfloat16):
+                return mod.logic_forward_triton
+            log.debug("triton kernels cannot run on %s/%s; using torch", x.device, x.dtype)
         return logic_forward_torch
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
