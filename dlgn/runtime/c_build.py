@@ -1,0 +1,202 @@
+"""Build the C backend's source into a Python extension through cffi (API mode).
+
+``build_c(netlist)`` emits the C (:mod:`dlgn.backends.c`), wraps it with
+``cffi.FFI.set_source`` / ``emit_c_code``, compiles it with the host C compiler into the
+build cache (:mod:`dlgn.runtime.cache`) and loads it.  cffi releases the GIL during the C
+calls, and the C side runs its own pthreads over sample blocks.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import logging
+import os
+import shlex
+import shutil
+import subprocess
+import sysconfig
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..compiler.netlist import Netlist, NetlistError
+from ..compiler.simulate import check_bits
+from . import cache
+
+__all__ = ["build_c", "CompiledCModel", "host_word_bits", "default_cc", "default_cflags"]
+
+log = logging.getLogger("dlgn.runtime.c_build")
+
+_LOADED: dict = {}
+_LOCK = threading.Lock()
+
+
+def default_cc() -> str:
+    """``$CC``, else gcc, else clang, else cc."""
+    env = os.environ.get("CC")
+    if env:
+        return env
+    for cc in ("gcc", "clang", "cc"):
+        if shutil.which(cc):
+            return cc
+    raise RuntimeError("no C compiler found (install gcc or clang, or set CC)")
+
+
+def host_word_bits() -> int:
+    """Samples per word for this CPU: 256 with AVX2 (also on AVX-512 CPUs: measured as fast
+    as 512-bit words there, and GCC builds it twice as fast), else 128."""
+    flags = cache.cpu_identity()
+    if " avx2" in flags:
+        return 256
+    return 128
+
+
+def default_cflags() -> list[str]:
+    """``-O1 -march=native``: on straight-line gate code -O2 measured slower to build (1.4x)
+    and no faster to run (benchmarks/c_bench.py, 48K-gate net)."""
+    return ["-O1", "-march=native"]
+
+
+class CompiledCModel:
+    """A netlist compiled to C and loaded: ``.outputs(X)``, ``.scores(X)``, ``.predict(X)``.
+
+    ``X``: 2-D bool or uint8 (0/1) array, samples x ``n_inputs``; any batch size."""
+
+    target = "c"
+
+    def __init__(self, netlist: Netlist, module, threads: int, word_bits: int,
+                 build_dir: Path, build_seconds: float):
+        self.netlist = netlist
+        self._ffi, self._lib = module.ffi, module.lib
+        self.threads = int(threads)
+        self.word_bits = int(word_bits)
+        self.build_dir = Path(build_dir)
+        self.build_seconds = float(build_seconds)
+        self.n_inputs = netlist.n_inputs
+        self.n_outputs = netlist.n_outputs
+        self.n_classes = netlist.n_classes
+
+    def __repr__(self):
+        return (f"CompiledCModel({self.netlist!r}, word_bits={self.word_bits}, "
+                f"threads={self.threads})")
+
+    def _rows(self, X) -> np.ndarray:
+        X = check_bits(X, self.n_inputs)
+        return np.ascontiguousarray(X).view(np.uint8)
+
+    def _call(self, name, X, out):
+        if X.shape[0] == 0 or out.size == 0:
+            return out
+        ffi = self._ffi
+        fn = getattr(self._lib, name + "_mt")
+        kind = "uint8_t[]" if out.dtype == np.uint8 else "int32_t[]"
+        xb = ffi.from_buffer("uint8_t[]", X) if X.size else ffi.NULL
+        rc = fn(xb, X.shape[0], ffi.from_buffer(kind, out), self.threads)
+        if rc != 0:
+            raise MemoryError(f"the compiled model could not allocate its scratch ({name})")
+        return out
+
+    def _need_head(self):
+        if self.n_classes == 0:
+            raise NetlistError("this netlist has no GroupSum head (group_sizes is empty)")
+
+    def outputs(self, X) -> np.ndarray:
+        """Output bits bool[N, n_outputs] (polarity applied), like ``dlgn.simulate``."""
+        X = self._rows(X)
+        out = np.zeros((X.shape[0], self.n_outputs), dtype=np.uint8)
+        return self._call("dlgn_outputs", X, out).view(bool)
+
+    def scores(self, X) -> np.ndarray:
+        """GroupSum counts int32[N, n_classes] (the real scores are these / tau)."""
+        self._need_head()
+        X = self._rows(X)
+        out = np.zeros((X.shape[0], self.n_classes), dtype=np.int32)
+        return self._call("dlgn_scores", X, out)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted class int64[N] (first maximum on ties)."""
+        self._need_head()
+        X = self._rows(X)
+        out = np.zeros(X.shape[0], dtype=np.int32)
+        return self._call("dlgn_predict", X, out).astype(np.int64)
+
+
+def _compile(tmp: Path, modname: str, source: str, cdef: str, cc: str, flags: list[str]):
+    import cffi
+    ffi = cffi.FFI()
+    ffi.cdef(cdef)
+    ffi.set_source(modname, source)
+    src = tmp / f"{modname}.c"
+    with contextlib.redirect_stdout(io.StringIO()):  # cffi prints "generating ..."
+        ffi.emit_c_code(str(src))
+    so = tmp / (modname + sysconfig.get_config_var("EXT_SUFFIX"))
+    inc = sysconfig.get_paths()["include"]
+    cmd = [cc, *flags, "-fPIC", "-shared", "-pthread", f"-I{inc}", str(src), "-o", str(so)]
+    log.debug("compiling: %s", shlex.join(cmd))
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"C compilation failed ({shlex.join(cmd)}):\n{r.stderr[-4000:]}")
+    (tmp / "build.txt").write_text(shlex.join(cmd) + "\n")
+
+
+def _load(path: Path, modname: str):
+    spec = importlib.util.spec_from_file_location(modname, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def build_c(netlist: Netlist, threads: int = 0, word_bits: int | None = None, cc: str | None = None,
+            cflags=None, cache_dir=None, chunk_gates: int | None = None) -> CompiledCModel:
+    """Compile ``netlist`` to C, build it (cached) and load it.
+
+    ``threads``: sample-block threads per call (0: every CPU this process may use);
+    ``word_bits``: 64/128/256/512 (None: :func:`host_word_bits`); ``cc``: the compiler
+    (default :func:`default_cc`); ``cflags``: a list or string replacing
+    ``-O1 -march=native``; ``cache_dir``: the cache root (default ``$DLGN_CACHE_DIR`` or
+    ``~/.cache/dlgn``)."""
+    from ..backends import c as cback
+    if not isinstance(netlist, Netlist):
+        raise TypeError(f"expected a dlgn Netlist, got {type(netlist).__name__}")
+    netlist.check()
+    threads = int(threads)
+    if threads < 0:
+        raise ValueError("threads must be >= 0")
+    if threads == 0:
+        try:
+            threads = len(os.sched_getaffinity(0))
+        except AttributeError:
+            threads = os.cpu_count() or 1
+    wb = host_word_bits() if word_bits is None else int(word_bits)
+    if wb not in (64, 128, 256, 512):
+        raise ValueError(f"word_bits must be 64, 128, 256 or 512, got {word_bits!r}")
+    cc = cc or default_cc()
+    if cflags is None:
+        flags = default_cflags()
+    elif isinstance(cflags, str):
+        flags = shlex.split(cflags)
+    else:
+        flags = [str(f) for f in cflags]
+    flags = flags + [f"-DDLGN_WORD_BITS={wb}"]
+    opts = {} if chunk_gates is None else {"chunk_gates": int(chunk_gates)}
+    t0 = time.perf_counter()
+    source = cback.emit(netlist, **opts)
+    cdef = cback.cdef(netlist)
+    parts = [source, cdef, " ".join(flags), cache.compiler_identity(cc), "cffi-api-1"]
+    if any("native" in f for f in flags):
+        parts.append(cache.cpu_identity())
+    key = cache.cache_key(*parts)
+    modname = f"_dlgn_c_{key[:24]}"
+    build_dir = cache.get_or_build(
+        key, lambda tmp: _compile(tmp, modname, source, cdef, cc, flags), cache_dir)
+    so = build_dir / (modname + sysconfig.get_config_var("EXT_SUFFIX"))
+    with _LOCK:
+        mod = _LOADED.get(str(so))
+        if mod is None:
+            mod = _LOADED[str(so)] = _load(so, modname)
+    dt = time.perf_counter() - t0
+    log.info("C model ready in %.2f s (%s, word_bits=%d)", dt, build_dir, wb)
+    return CompiledCModel(netlist, mod, threads, wb, build_dir, dt)

@@ -1,0 +1,184 @@
+"""C runtime: the built model equals the reference simulator bit for bit."""
+import importlib
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import dlgn
+from dlgn.compiler import Netlist, NetlistError, random_layered, random_netlist
+from dlgn.runtime.c_build import CompiledCModel, build_c
+
+sim = importlib.import_module("dlgn.compiler.simulate")
+BATCHES = (0, 1, 63, 64, 65, 511, 513)
+
+
+def _union(nets):
+    """Disjoint union of netlists (inputs, gates and outputs side by side, no head): many
+    random nets checked by one compiler run."""
+    n_in = sum(n.n_inputs for n in nets)
+    K = max(n.max_arity for n in nets)
+    fan, ar, tab, outs, inv = [], [], [], [], []
+    in_base, gate_base = 0, 2 + n_in
+    for n in nets:
+        f = n.fanin.astype(np.int64)
+        remap = np.empty(n.n_nodes, dtype=np.int64)
+        remap[:2] = [0, 1]
+        remap[2:2 + n.n_inputs] = 2 + in_base + np.arange(n.n_inputs)
+        remap[n.first_gate:] = gate_base + np.arange(n.n_gates)
+        full = np.zeros((n.n_gates, K), dtype=np.int64)
+        full[:, :f.shape[1]] = remap[f]
+        used = np.arange(K)[None, :] < n.arity[:, None]
+        full[~used] = 0
+        fan.append(full)
+        ar.append(n.arity)
+        tab.append(n.table)
+        outs.append(remap[n.outputs])
+        inv.append(n.invert)
+        in_base += n.n_inputs
+        gate_base += n.n_gates
+    return Netlist(n_in, np.concatenate(fan), np.concatenate(ar), np.concatenate(tab),
+                   np.concatenate(outs), np.concatenate(inv)).check()
+
+
+def _check(model, net, rng, batches=BATCHES):
+    for n in batches:
+        X = rng.integers(0, 2, size=(n, net.n_inputs)).astype(np.uint8)
+        if n % 2:
+            X = X.astype(bool)
+        got = model.outputs(X)
+        assert got.dtype == bool and got.shape == (n, net.n_outputs)
+        np.testing.assert_array_equal(got, sim.simulate(net, X))
+        if net.n_classes:
+            s = model.scores(X)
+            assert s.dtype == np.int32 and s.shape == (n, net.n_classes)
+            np.testing.assert_array_equal(s, sim.scores(net, X))
+            p = model.predict(X)
+            assert p.shape == (n,)
+            np.testing.assert_array_equal(p, sim.predict(net, X))
+
+
+@pytest.mark.parametrize("word_bits", [64, 128, 256, 512])
+def test_many_random_nets_in_one_build(word_bits):
+    rng = np.random.default_rng(word_bits)
+    nets = [random_netlist(int(s), n_inputs=int(rng.integers(0, 9)),
+                           n_gates=int(rng.integers(0, 40)), max_arity=int(rng.integers(1, 7)),
+                           min_arity=0, n_outputs=int(rng.integers(0, 6)), n_classes=0,
+                           p_const=0.15, p_invert=0.3, p_special_output=0.2)
+            for s in rng.integers(0, 1 << 30, size=25)]
+    net = _union(nets)
+    model = build_c(net, word_bits=word_bits, threads=2, chunk_gates=int(rng.integers(5, 60)))
+    _check(model, net, rng)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31), n_inputs=st.integers(0, 12), n_gates=st.integers(0, 50),
+       max_arity=st.integers(1, 6), n_outputs=st.integers(1, 14), n_classes=st.integers(0, 5),
+       word_bits=st.sampled_from([64, 128, 256, 512]), chunk=st.integers(1, 30))
+def test_random_nets_with_head_match_simulator(seed, n_inputs, n_gates, max_arity, n_outputs,
+                                               n_classes, word_bits, chunk):
+    net = random_netlist(seed, n_inputs=n_inputs, n_gates=n_gates, max_arity=max_arity,
+                         min_arity=0, n_outputs=n_outputs, n_classes=n_classes, p_const=0.1)
+    model = build_c(net, word_bits=word_bits, threads=2, chunk_gates=chunk)
+    _check(model, net, np.random.default_rng(seed), batches=(0, 1, 63, 64, 65, 300))
+
+
+def test_edge_nets():
+    rng = np.random.default_rng(5)
+    empty = Netlist(4, np.zeros((0, 1)), [], [], outputs=[0, 1, 2, 5], invert=[0, 1, 1, 0],
+                    group_sizes=[1, 3], tau=2.0)
+    single = Netlist(2, [[2, 3]], [2], [6], outputs=[4, 4], invert=[0, 1], group_sizes=[1, 1])
+    ties = Netlist(3, np.zeros((0, 1)), [], [], outputs=[2, 3, 4], group_sizes=[1, 1, 1])
+    for net in (empty, single, ties):
+        _check(build_c(net, threads=1, word_bits=256), net, rng)
+    # ties: all-ones rows must pick class 0 (first maximum)
+    m = build_c(ties, threads=1, word_bits=256)
+    np.testing.assert_array_equal(m.predict(np.ones((5, 3), np.uint8)), np.zeros(5))
+
+
+def test_layered_net_threads_and_a_million_samples():
+    net = random_layered(2, n_inputs=9, layers=(40, 30), arity=2, n_classes=3)
+    model = build_c(net, threads=2)
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 2, size=(1_000_000, 9)).astype(np.uint8)
+    p = model.predict(X)
+    np.testing.assert_array_equal(p, sim.predict(net, X))
+    model1 = build_c(net, threads=1)
+    np.testing.assert_array_equal(model1.scores(X[:70_001]), model.scores(X[:70_001]))
+
+
+def test_bad_inputs_raise_clear_errors():
+    net = random_netlist(1, n_inputs=5, n_classes=2)
+    m = build_c(net, threads=1, word_bits=64)
+    with pytest.raises(ValueError, match="2-D"):
+        m.predict(np.zeros(5, np.uint8))
+    with pytest.raises(ValueError, match="5 input bits"):
+        m.predict(np.zeros((3, 4), np.uint8))
+    with pytest.raises(TypeError, match="dtype"):
+        m.predict(np.zeros((3, 5), np.float32))
+    with pytest.raises(ValueError, match="0 or 1"):
+        m.scores(np.full((3, 5), 2, np.uint8))
+    with pytest.raises(TypeError):
+        m.outputs([[0, 1, 0, 1, 0]])
+    nohead = build_c(random_netlist(1, n_inputs=5, n_classes=0), word_bits=64)
+    with pytest.raises(NetlistError, match="head"):
+        nohead.predict(np.zeros((1, 5), np.uint8))
+    with pytest.raises(ValueError):
+        build_c(net, word_bits=32)
+    with pytest.raises(TypeError):
+        build_c("net")
+
+
+def test_flipped_bit_netlist_is_caught():
+    net = random_layered(3, n_inputs=8, layers=(24, 12), arity=2, n_classes=2)
+    X = np.array(list(np.ndindex(*(2,) * 8)), dtype=np.uint8)  # all 256 inputs
+    ref = sim.simulate(net, X)
+    for g in range(net.n_gates - 1, -1, -1):  # a flip the simulator can observe
+        bad = net.copy()
+        bad.table[g] ^= np.uint64(1 << (g % 4))
+        if not (sim.simulate(bad, X) == ref).all():
+            break
+    m = build_c(bad, word_bits=128, threads=1)
+    got = m.outputs(X)
+    np.testing.assert_array_equal(got, sim.simulate(bad, X))  # the build is faithful ...
+    assert not (got == ref).all()  # ... so comparing it with the original catches the flip
+
+
+def test_dispatch_and_cache_hit(tmp_path):
+    net = random_netlist(9, n_inputs=6, n_classes=2)
+    m = dlgn.build(net, "c", cache_dir=tmp_path, word_bits=64)
+    assert isinstance(m, CompiledCModel)
+    m2 = build_c(net, cache_dir=tmp_path, word_bits=64)
+    assert m2.build_dir == m.build_dir
+    assert len([p for p in tmp_path.iterdir() if not p.name.startswith(".")]) == 1
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp leftovers
+
+
+_CHILD = textwrap.dedent("""
+    import sys, numpy as np
+    from dlgn.compiler import random_layered
+    from dlgn.compiler.simulate import predict
+    from dlgn.runtime.c_build import build_c
+    net = random_layered(11, n_inputs=30, layers=(300, 200), arity=2, n_classes=4)
+    m = build_c(net, cache_dir=sys.argv[1], word_bits=128)
+    X = np.random.default_rng(0).integers(0, 2, size=(1000, 30)).astype(np.uint8)
+    assert (m.predict(X) == predict(net, X)).all()
+    print("ok", m.build_dir)
+""")
+
+
+def test_concurrent_builds_of_one_model(tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    procs = [subprocess.Popen([sys.executable, "-c", _CHILD, str(tmp_path)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+        assert out.startswith("ok")
+    assert outs[0][0] == outs[1][0]  # same published build directory
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
