@@ -204,8 +204,9 @@ class LogicLayer(nn.Module):
                 mod = importlib.import_module("dlgn.frontend.triton_layer")
             except ImportError as e:
                 if self.backend == "triton":
-                    raise ImportError("backend='triton' needs dlgn.frontend.triton_layer "
-                                      f"({e}); use backend='torch'") from e
+                    raise ImportError("backend='triton' needs triton and "
+                                      f"dlgn.frontend.triton_layer ({e}); pip install triton, "
+                                      "or use backend='torch'") from e
                 log.debug("triton backend unavailable (%s); using torch", e)
                 return logic_forward_torch
             if self.backend == "triton":
