@@ -42,7 +42,9 @@ class DemoContext:
     preset: dict = field(default_factory=dict)
     data: Any = None
     net: Any = None
-    netlist: Any = None
+    netlist: Any = None          # the discretized netlist; optimized by the optimize step
+    raw_netlist: Any = None      # the discretized netlist before optimization
+    test_bits: Any = None        # encoded test rows (uint8 bits) for the compiled forms
     results: dict = field(default_factory=dict)
 
     def say(self, text: str):
@@ -161,13 +163,20 @@ def step_summary(ctx: DemoContext):
         ctx.say(f"[summary]  results in {ctx.out / 'results.json'}")
 
 
+from .demo_compile import step_c, step_cuda, step_optimize  # noqa: E402
+from ..backends.verilog_sim import demo_step as verilog_demo_step  # noqa: E402
+
 #: The demo's steps in order: (name, function). Append or insert to extend the demo.
 STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("data", step_data),
     ("model", step_model),
     ("train", step_train),
     ("discretize", step_discretize),
+    ("optimize", step_optimize),
     ("save", step_save),
+    ("c", step_c),
+    ("verilog", verilog_demo_step),
+    ("cuda", step_cuda),
     ("summary", step_summary),
 ]
 

@@ -1,0 +1,543 @@
+"""Verilog backend: synthesizable RTL of a Netlist (DESIGN.md section 6).
+
+``emit(netlist, pipeline=0, module="dlgn_model")`` returns one Verilog-2005 file holding
+
+* ``<module>_logic`` — the gates: input bits ``x`` to the output bits ``y`` (polarity
+  applied).  One ``assign`` per live gate: two-input gates as expressions, k-input gates
+  (k >= 3) as a truth-table ``localparam`` indexed by the concatenation of their inputs
+  (x_0 is the most significant index bit, the table convention of DESIGN.md section 2).
+  Only gates that reach an output are emitted (the rest cannot change any output).
+  With ``pipeline=L > 0`` a register bank follows every L logic levels and one follows
+  the last level (``ceil(depth / L)`` cycles, at least 1).
+* ``<module>_head`` (netlists with a GroupSum head) — a balanced popcount adder tree per
+  class group and a balanced argmax tree (first maximum on ties); with ``pipeline > 0``
+  every tree level is registered.
+* ``<module>`` — the top: ``x`` in, ``class_id`` and ``scores`` out (or ``y`` for a
+  netlist without a head); the pipelined form adds ``clk``, ``rst``, ``in_valid``,
+  ``out_valid`` and ``localparam LATENCY``.
+
+The text is deterministic: it depends on the netlist's arrays and the options only.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..compiler.netlist import Netlist
+
+__all__ = ["emit", "write_files", "layout", "VerilogLayout", "module_names", "check_module_name"]
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_KEYWORDS = frozenset("""always and assign automatic begin buf bufif0 bufif1 case casex casez cell
+cmos config deassign default defparam design disable edge else end endcase endconfig
+endfunction endgenerate endmodule endprimitive endspecify endtable endtask event for force
+forever fork function generate genvar highz0 highz1 if ifnone incdir include initial inout
+input instance integer join large liblist library localparam macromodule medium module nand
+negedge nmos nor noshowcancelled not notif0 notif1 or output parameter pmos posedge primitive
+pull0 pull1 pulldown pullup pulsestyle_onevent pulsestyle_ondetect rcmos real realtime reg
+release repeat rnmos rpmos rtran rtranif0 rtranif1 scalared showcancelled signed small specify
+specparam strong0 strong1 supply0 supply1 table task time tran tranif0 tranif1 tri tri0 tri1
+triand trior trireg unsigned use uwire vectored wait wand weak0 weak1 while wire wor xnor xor
+bit byte logic int shortint longint void class interface package program""".split())
+
+# Two-input gate (inputs a = x_0, b = x_1; entry u = 2a + b) -> expression template.
+_EXPR2 = {
+    0: "1'b0", 1: "~({a} | {b})", 2: "~{a} & {b}", 3: "~{a}",
+    4: "{a} & ~{b}", 5: "~{b}", 6: "{a} ^ {b}", 7: "~({a} & {b})",
+    8: "{a} & {b}", 9: "~({a} ^ {b})", 10: "{b}", 11: "~{a} | {b}",
+    12: "{a}", 13: "{a} | ~{b}", 14: "{a} | {b}", 15: "1'b1",
+}
+_EXPR1 = {0: "1'b0", 1: "~{a}", 2: "{a}", 3: "1'b1"}
+# Which of (a, b) each two-input expression reads.
+_USES2 = {t: ("{a}" in e, "{b}" in e) for t, e in _EXPR2.items()}
+
+
+def check_module_name(name: str) -> str:
+    """Return ``name`` if it is a legal, non-reserved Verilog identifier; else raise."""
+    if not isinstance(name, str) or not _IDENT.match(name) or name in _KEYWORDS:
+        raise ValueError(f"{name!r} is not a legal Verilog module name "
+                         "(letters, digits and _, not starting with a digit, not a keyword)")
+    return name
+
+
+def module_names(module: str) -> dict:
+    check_module_name(module)
+    return {"top": module, "logic": f"{module}_logic", "head": f"{module}_head"}
+
+
+def _bitlen(n: int) -> int:
+    return max(1, int(n).bit_length())
+
+
+@dataclass(frozen=True)
+class VerilogLayout:
+    """What the emitted design looks like from outside (for testbenches and reports)."""
+    module: str
+    n_inputs: int
+    x_width: int
+    n_outputs: int
+    n_classes: int
+    class_width: int
+    score_width: int
+    pipeline: int
+    logic_latency: int
+    head_latency: int
+    live_gates: int
+    depth: int
+    head_stride: int = 1
+
+    @property
+    def latency(self) -> int:
+        return self.logic_latency + self.head_latency
+
+    @property
+    def has_head(self) -> bool:
+        return self.n_classes > 0
+
+    @property
+    def result_width(self) -> int:
+        """Width of the packed result ``{scores, class_id}`` (or ``y`` without a head)."""
+        if self.has_head:
+            return self.n_classes * self.score_width + self.class_width
+        return self.n_outputs
+
+
+# --------------------------------------------------------------------------- analysis
+class _Plan:
+    """Live cone, stages and register needs of the logic module."""
+
+    def __init__(self, net: Netlist, pipeline: int):
+        self.net = net
+        self.L = pipeline
+        first = net.first_gate
+        G = net.n_gates
+        # references each gate's expression makes (support-aware for 1/2-input gates)
+        live = np.zeros(net.n_nodes, dtype=bool)
+        live[net.outputs] = True
+        arity, table, fanin = net.arity, net.table, net.fanin
+        refs = [()] * G
+        for g in range(G - 1, -1, -1):
+            if not live[first + g]:
+                continue
+            k = int(arity[g])
+            t = int(table[g])
+            if k == 0:
+                r = ()
+            elif k == 1:
+                r = (int(fanin[g, 0]),) if t in (1, 2) else ()
+            elif k == 2:
+                ua, ub = _USES2[t]
+                r = tuple(int(fanin[g, i]) for i, u in ((0, ua), (1, ub)) if u)
+            else:
+                r = tuple(int(v) for v in fanin[g, :k])
+            refs[g] = r
+            for v in r:
+                live[v] = True
+        self.refs = refs
+        self.live_gates = np.nonzero(live[first:])[0]
+        self.used_inputs = np.nonzero(live[2:first])[0]
+        lev = net.levels()
+        out_nodes = net.outputs
+        self.depth = int(lev[out_nodes].max(initial=0)) if out_nodes.size else 0
+        if pipeline > 0:
+            self.stages = max(1, -(-self.depth // pipeline))
+            home = np.zeros(net.n_nodes, dtype=np.int64)
+            home[first:] = np.maximum(lev[first:] - 1, 0) // pipeline
+            self.home = home
+            need = np.full(net.n_nodes, -1, dtype=np.int64)  # latest stage that reads the node
+            for g in self.live_gates:
+                s = home[first + g]
+                for v in refs[g]:
+                    if v >= 2 and s > need[v]:
+                        need[v] = s
+            for v in out_nodes:
+                if v >= 2:
+                    need[v] = self.stages
+            self.need = need
+        else:
+            self.stages = 0
+
+    def base(self, v: int, flat: bool = False) -> str:
+        if v == 0:
+            return "1'b0"
+        if v == 1:
+            return "1'b1"
+        i = v - 2
+        if i < self.net.n_inputs:
+            return f"x{i}" if flat else f"x[{i}]"
+        return f"g{v - self.net.first_gate}"
+
+    def ref(self, v: int, stage: int) -> str:
+        """The signal carrying node ``v`` as seen from logic stage ``stage``."""
+        if v < 2 or self.L <= 0 or stage <= self.home[v]:
+            return self.base(v)
+        return f"r{stage - 1}_{self.base(v, flat=True)}"
+
+
+def layout(net: Netlist, pipeline: int = 0, module: str = "dlgn_model",
+           head_stride: int = 1) -> VerilogLayout:
+    """Ports, widths and latencies of the design :func:`emit` writes for these options."""
+    _check_args(net, pipeline, head_stride)
+    plan = _Plan(net, pipeline)
+    return _layout(net, plan, pipeline, module, head_stride)
+
+
+def _head_levels(net) -> tuple[int, int]:
+    """(popcount tree levels, argmax tree levels) of the head."""
+    C = net.n_classes
+    P = max((int(np.ceil(np.log2(s))) if s > 1 else 0 for s in net.group_sizes), default=0)
+    return P, (int(np.ceil(np.log2(C))) if C > 1 else 0)
+
+
+def _registered_levels(n_levels: int, stride: int) -> set:
+    """Head tree levels followed by a register: every ``stride``-th and the last."""
+    return {lv for lv in range(n_levels) if (lv + 1) % stride == 0 or lv == n_levels - 1}
+
+
+def _layout(net, plan, pipeline, module, head_stride=1):
+    C = net.n_classes
+    head_lat = 0
+    if C and pipeline > 0:
+        P, A = _head_levels(net)
+        head_lat = len(_registered_levels(P + A, head_stride))
+    return VerilogLayout(
+        module=module, n_inputs=net.n_inputs, x_width=max(1, net.n_inputs),
+        n_outputs=net.n_outputs, n_classes=C,
+        class_width=max(1, int(np.ceil(np.log2(C)))) if C > 1 else 1,
+        score_width=_bitlen(int(net.group_sizes.max(initial=0))) if C else 0,
+        pipeline=pipeline, logic_latency=plan.stages, head_latency=head_lat,
+        live_gates=int(plan.live_gates.size), depth=plan.depth, head_stride=head_stride)
+
+
+def _check_args(net, pipeline, head_stride=1):
+    if isinstance(head_stride, bool) or not isinstance(head_stride, (int, np.integer)) \
+            or head_stride < 1:
+        raise ValueError(f"head_stride must be an integer >= 1 (head tree levels per register "
+                         f"stage), got {head_stride!r}")
+    if not isinstance(net, Netlist):
+        raise TypeError(f"expected a dlgn Netlist, got {type(net).__name__}")
+    net.check()
+    if isinstance(pipeline, bool) or not isinstance(pipeline, (int, np.integer)) or pipeline < 0:
+        raise ValueError(f"pipeline must be an integer >= 0 (logic levels per register "
+                         f"stage; 0 = combinational), got {pipeline!r}")
+    if net.n_outputs == 0:
+        raise ValueError("the netlist has no outputs: there is nothing to emit")
+
+
+# --------------------------------------------------------------------------- text helpers
+def _decl(kind: str, name: str, width: int) -> str:
+    return f"  {kind} {name};" if width == 1 else f"  {kind} [{width - 1}:0] {name};"
+
+
+def _ext(expr: str, w_from: int, w_to: int) -> str:
+    if w_from == w_to:
+        return expr
+    return f"{{{w_to - w_from}'b0, {expr}}}"
+
+
+def _gate_expr(plan: _Plan, g: int, stage: int, out: list) -> str:
+    net = plan.net
+    k = int(net.arity[g])
+    t = int(net.table[g])
+    f = [plan.ref(int(v), stage) for v in net.fanin[g, :k]]
+    if k == 0:
+        return "1'b1" if t & 1 else "1'b0"
+    if k == 1:
+        return _EXPR1[t].format(a=f[0])
+    if k == 2:
+        return _EXPR2[t].format(a=f[0], b=f[1])
+    w = 1 << k
+    out.append(f"  localparam [{w - 1}:0] T{g} = {w}'h{t:0{w // 4}x};")
+    return f"T{g}[{{{', '.join(f)}}}]"
+
+
+# --------------------------------------------------------------------------- logic
+def _emit_logic(net: Netlist, plan: _Plan, name: str, lay: VerilogLayout) -> list[str]:
+    piped = plan.L > 0
+    lines = [f"// {name}: the gates. x[i] is input bit i; y[o] is output bit o (polarity applied)."]
+    if piped:
+        lines.append(f"// Pipelined: a register bank every {plan.L} logic levels and after the last; "
+                     f"latency {plan.stages} cycle(s).")
+        ports = ["  input wire clk", f"  input wire [{lay.x_width - 1}:0] x",
+                 f"  output wire [{net.n_outputs - 1}:0] y"]
+    else:
+        ports = [f"  input wire [{lay.x_width - 1}:0] x", f"  output wire [{net.n_outputs - 1}:0] y"]
+    lines.append(f"module {name} (")
+    lines.append(",\n".join(ports))
+    lines.append(");")
+    unused = sorted(set(range(lay.x_width)) - set(int(i) for i in plan.used_inputs))
+    if unused:
+        bits = ", ".join(f"x[{i}]" for i in unused)
+        lines.append("  // input bits no output depends on")
+        lines.append(f"  wire unused_x = &{{1'b0, {bits}}};")
+    params, decls, assigns = [], [], []
+    first = net.first_gate
+    for g in plan.live_gates:
+        g = int(g)
+        stage = int(plan.home[first + g]) if piped else 0
+        expr = _gate_expr(plan, g, stage, params)
+        decls.append(f"  wire g{g};")
+        assigns.append(f"  assign g{g} = {expr};")
+    lines += params + decls + assigns
+    if piped:
+        banks = [[] for _ in range(plan.stages)]
+        regs = []
+        live_nodes = [int(2 + i) for i in plan.used_inputs] + [int(first + g) for g in plan.live_gates]
+        for v in live_nodes:
+            h, nd = int(plan.home[v]), int(plan.need[v])
+            for b in range(h, nd):
+                r = f"r{b}_{plan.base(v, flat=True)}"
+                regs.append(f"  reg {r};")
+                banks[b].append(f"    {r} <= {plan.ref(v, b)};")
+        lines += regs
+        for b, body in enumerate(banks):
+            if body:
+                lines.append(f"  // register bank {b}: after logic level {min((b + 1) * plan.L, plan.depth)}")
+                lines.append("  always @(posedge clk) begin")
+                lines += body
+                lines.append("  end")
+    fin = plan.stages if piped else 0
+    for o, (v, inv) in enumerate(zip(net.outputs, net.invert)):
+        s = plan.ref(int(v), fin)
+        if inv:
+            s = "1'b1" if s == "1'b0" else "1'b0" if s == "1'b1" else f"~{s}"
+        lines.append(f"  assign y[{o}] = {s};")
+    lines.append("endmodule")
+    return lines
+
+
+# --------------------------------------------------------------------------- head
+def _emit_head(net: Netlist, name: str, lay: VerilogLayout, piped: bool) -> list[str]:
+    C, O = net.n_classes, net.n_outputs
+    SW, CW = lay.score_width, lay.class_width
+    clocked = piped and lay.head_latency > 0
+    P0, A0 = _head_levels(net)
+    regl = _registered_levels(P0 + A0, lay.head_stride) if clocked else set()
+    lines = [f"// {name}: GroupSum head. scores[c*{SW} +: {SW}] = number of ones among the "
+             f"outputs of class group c;",
+             "// class_id = the first class with the largest score (balanced adder and argmax trees)."]
+    if clocked:
+        every = "every tree level is" if lay.head_stride == 1 else \
+            f"every {lay.head_stride} tree levels (and the last) are"
+        lines.append(f"// Pipelined: {every} registered; latency {lay.head_latency} cycle(s).")
+    ports = (["  input wire clk"] if clocked else []) + [
+        f"  input wire [{O - 1}:0] y", f"  output wire [{CW - 1}:0] class_id",
+        f"  output wire [{C * SW - 1}:0] scores"]
+    lines += [f"module {name} (", ",\n".join(ports), ");"]
+    sigs = []  # (name, width, registered, expr, tree level)
+
+    def make(nm, width, expr, level, reg=None):
+        sigs.append((nm, width, (level in regl) if reg is None else reg, expr, level))
+        return nm
+
+    # popcount: values are (expr, width, max value); constants are never registered
+    bounds = np.concatenate([[0], np.cumsum(net.group_sizes)]).astype(int)
+    vals = []
+    for c in range(C):
+        lo, hi = bounds[c], bounds[c + 1]
+        vals.append([(f"y[{j}]", 1, 1) for j in range(lo, hi)] or [("1'b0", 1, 0)])
+    P = max(int(np.ceil(np.log2(len(v)))) if len(v) > 1 else 0 for v in vals)
+    for lvl in range(P):
+        for c in range(C):
+            cur, nxt = vals[c], []
+            for i in range(0, len(cur) - 1, 2):
+                (ea, wa, ma), (eb, wb, mb) = cur[i], cur[i + 1]
+                w = _bitlen(ma + mb)
+                nm = make(f"pc{c}_{lvl + 1}_{i // 2}", w,
+                          f"{_ext(ea, wa, w)} + {_ext(eb, wb, w)}", lvl)
+                nxt.append((nm, w, ma + mb))
+            if len(cur) % 2:
+                e, w, m = cur[-1]
+                if lvl in regl and m > 0:
+                    e = make(f"pc{c}_{lvl + 1}_{len(cur) // 2}", w, e, lvl)
+                nxt.append((e, w, m))
+            vals[c] = nxt
+    sc = []
+    for c in range(C):
+        e, w, m = vals[c][0]
+        sc.append(f"{SW}'d0" if m == 0 else _ext(e, w, SW))
+    # argmax tree over (score, index); ties keep the left (lower) index
+    items = [(s, f"{CW}'d{c}") for c, s in enumerate(sc)]
+    zero = f"{SW}'d0"
+    A = int(np.ceil(np.log2(C))) if C > 1 else 0
+    scores_expr = "{" + ", ".join(reversed(sc)) + "}" if C > 1 else sc[0]
+    for lvl in range(A):
+        nxt = []
+        for i in range(0, len(items) - 1, 2):
+            (sa, ia), (sb, ib) = items[i], items[i + 1]
+            ge = f"am_{lvl + 1}_{i // 2}_ge"
+            if sb == zero:
+                ge = "1'b1"  # anything >= 0 (an empty group's constant score)
+            elif sa == zero:
+                make(ge, 1, f"~|{sb}", P + lvl, reg=False)
+            else:
+                make(ge, 1, f"{sa} >= {sb}", P + lvl, reg=False)
+            if ge == "1'b1":
+                se, ie = sa, ia
+            else:
+                se, ie = f"{ge} ? {sa} : {sb}", f"{ge} ? {ia} : {ib}"
+            s = None
+            if lvl < A - 1:  # the root's score is never read
+                s = make(f"am_{lvl + 1}_{i // 2}_s", SW, se, P + lvl) if se != zero else zero
+            ix = make(f"am_{lvl + 1}_{i // 2}_i", CW, ie, P + lvl)
+            nxt.append((s, ix))
+        if len(items) % 2:
+            s, ix = items[-1]
+            if (P + lvl) in regl and not (s == zero and "'d" in ix):
+                s = make(f"am_{lvl + 1}_{len(items) // 2}_s", SW, s, P + lvl)
+                ix = make(f"am_{lvl + 1}_{len(items) // 2}_i", CW, ix, P + lvl)
+            nxt.append((s, ix))
+        items = nxt
+        if (P + lvl) in regl:  # delay the scores alongside the argmax
+            scores_expr = make(f"scores_d{lvl + 1}", C * SW, scores_expr, P + lvl)
+    outs = [("class_id", items[0][1]), ("scores", scores_expr)]
+    # drop signals nothing reads (e.g. a score compared only against a constant 0)
+    word = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+    while True:
+        used = set()
+        for _, _, _, e, _ in sigs:
+            used.update(word.findall(e))
+        for _, e in outs:
+            used.update(word.findall(e))
+        keep = [t for t in sigs if t[0] in used]
+        if len(keep) == len(sigs):
+            break
+        sigs = keep
+    level_regs: dict[int, list[str]] = {}
+    for nm, w, reg, e, lvl in sigs:
+        lines.append(_decl("reg" if reg else "wire", nm, w))
+    for nm, w, reg, e, lvl in sigs:
+        if reg:
+            level_regs.setdefault(lvl, []).append(f"    {nm} <= {e};")
+        else:
+            lines.append(f"  assign {nm} = {e};")
+    for lvl in sorted(level_regs):
+        lines.append(f"  // tree level {lvl + 1}")
+        lines.append("  always @(posedge clk) begin")
+        lines += level_regs[lvl]
+        lines.append("  end")
+    for nm, e in outs:
+        lines.append(f"  assign {nm} = {e};")
+    lines.append("endmodule")
+    return lines
+
+
+# --------------------------------------------------------------------------- top
+def _emit_top(net, names, lay: VerilogLayout, piped: bool, header: list[str]) -> list[str]:
+    C, O = net.n_classes, net.n_outputs
+    SW, CW = lay.score_width, lay.class_width
+    doc = ["// Ports:",
+           f"//   x        [{lay.x_width - 1}:0]  input bits; bit i is input i of the netlist"]
+    if C:
+        doc += [f"//   class_id [{CW - 1}:0]  predicted class: the first class with the largest score",
+                f"//   scores   [{C * SW - 1}:0]  class counts, {SW} bits each; class c is "
+                f"scores[c*{SW} +: {SW}] (class 0 least significant);",
+                f"//                   the model's real score is count / tau (tau = {net.tau:g})"]
+    else:
+        doc += [f"//   y        [{O - 1}:0]  output bits; bit o is output o (polarity applied)"]
+    if piped:
+        doc += ["//   clk              rising-edge clock",
+                "//   rst              synchronous active-high reset of the valid pipeline only",
+                "//   in_valid         x carries a sample this cycle",
+                f"//   out_valid        the outputs carry the sample given LATENCY = {lay.latency} "
+                "cycles earlier",
+                "// One sample per cycle; outputs are registered."]
+    ports = []
+    if piped:
+        ports += ["  input wire clk", "  input wire rst", "  input wire in_valid"]
+    ports.append(f"  input wire [{lay.x_width - 1}:0] x")
+    if piped:
+        ports.append("  output wire out_valid")
+    if C:
+        ports += [f"  output wire [{CW - 1}:0] class_id", f"  output wire [{C * SW - 1}:0] scores"]
+    else:
+        ports.append(f"  output wire [{O - 1}:0] y")
+    lines = header + doc + [f"module {names['top']} ("] + [",\n".join(ports)] + [");"]
+    if piped:
+        lines.append(f"  localparam integer LATENCY = {lay.latency};  "
+                     f"// {lay.logic_latency} logic + {lay.head_latency} head cycles")
+    clk = ".clk(clk), " if piped else ""
+    if C:
+        lines.append(f"  wire [{O - 1}:0] y;")
+    lines.append(f"  {names['logic']} u_logic ({clk}.x(x), .y(y));")
+    if C:
+        hclk = ".clk(clk), " if piped and lay.head_latency > 0 else ""
+        lines.append(f"  {names['head']} u_head ({hclk}.y(y), .class_id(class_id), .scores(scores));")
+    if piped:
+        lat = lay.latency
+        lines.append("  reg [LATENCY-1:0] valid_q;")
+        shift = "in_valid" if lat == 1 else "{valid_q[LATENCY-2:0], in_valid}"
+        zero = "{LATENCY{1'b0}}"
+        lines += ["  always @(posedge clk) begin",
+                  f"    if (rst) valid_q <= {zero};",
+                  f"    else valid_q <= {shift};",
+                  "  end",
+                  "  assign out_valid = valid_q[LATENCY-1];"]
+    lines.append("endmodule")
+    return lines
+
+
+def _header(net: Netlist, lay: VerilogLayout) -> list[str]:
+    ar = np.bincount(net.arity, minlength=net.max_arity + 1) if net.n_gates else np.zeros(1, int)
+    hist = ", ".join(f"{k}-input {int(n)}" for k, n in enumerate(ar) if n)
+    form = (f"pipelined, a register bank every {lay.pipeline} logic levels, latency {lay.latency} "
+            f"cycles" if lay.pipeline else "combinational")
+    groups = ",".join(str(int(s)) for s in net.group_sizes)
+    return ["// Generated by dlgn (Verilog backend). Do not edit: regenerate from the netlist.",
+            f"// netlist content_hash {net.content_hash()}",
+            f"// inputs {net.n_inputs}, gates {net.n_gates} ({hist or 'none'}), live gates "
+            f"{lay.live_gates}, outputs {net.n_outputs}, depth {lay.depth}",
+            f"// head: {f'{net.n_classes} classes, group sizes {groups}, tau {net.tau:g}' if net.n_classes else 'none'}",
+            f"// form: {form}"]
+
+
+# --------------------------------------------------------------------------- API
+def emit(netlist: Netlist, pipeline: int = 0, module: str = "dlgn_model",
+         head_stride: int = 1) -> str:
+    """Verilog text of ``netlist`` (see the module docstring).
+
+    ``pipeline``: logic levels per register stage (0: combinational).
+    ``module``: name of the top module; ``<module>_logic`` and ``<module>_head`` too.
+    ``head_stride`` (pipelined form): head tree levels per register stage (1: every
+    level, the highest fmax; 2 or 3 roughly halve or third the head's flip-flops)."""
+    _check_args(netlist, pipeline, head_stride)
+    names = module_names(module)
+    pipeline = int(pipeline)
+    plan = _Plan(netlist, pipeline)
+    lay = _layout(netlist, plan, pipeline, module, int(head_stride))
+    piped = pipeline > 0
+    header = _header(netlist, lay)
+    parts = [["// verilator lint_off DECLFILENAME", "`default_nettype none", ""]]
+    parts.append(_emit_top(netlist, names, lay, piped, header) + [""])
+    parts.append(_emit_logic(netlist, plan, names["logic"], lay) + [""])
+    if netlist.n_classes:
+        parts.append(_emit_head(netlist, names["head"], lay, piped) + [""])
+    parts.append(["`default_nettype wire", "// verilator lint_on DECLFILENAME"])
+    return "\n".join(ln for p in parts for ln in p) + "\n"
+
+
+def write_files(netlist: Netlist, outdir, name: str = "model", pipeline: int = 0,
+                module: str | None = None, testbench: bool = True, vectors=None,
+                n_vectors: int = 256, seed: int = 0, head_stride: int = 1) -> list[Path]:
+    """Write ``<name>.v`` and (``testbench=True``) the self-checking ``<name>_tb.v`` with its
+    vector files ``<name>_in.hex`` / ``<name>_expect.hex``.
+
+    ``vectors``: input bits (N x n_inputs) for the testbench; default ``n_vectors`` random
+    rows drawn with ``seed``.  ``module`` defaults to ``dlgn_<name>``."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    if module is None:
+        module = "dlgn_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
+    text = emit(netlist, pipeline=pipeline, module=module, head_stride=head_stride)
+    v = outdir / f"{name}.v"
+    v.write_text(text)
+    files = [v]
+    if testbench:
+        from .verilog_tb import write_testbench
+        files += write_testbench(netlist, outdir, name=name, pipeline=pipeline, module=module,
+                                 vectors=vectors, n_vectors=n_vectors, seed=seed,
+                                 head_stride=head_stride)
+    return files

@@ -1,0 +1,338 @@
+"""Read emitted Verilog back into a Netlist, independently of the emitter.
+
+* :func:`read_verilog_logic` parses the ``<module>_logic`` module with **pyverilog**
+  (1.3.0; its preprocessor needs ``iverilog`` on PATH) and rebuilds a Netlist from the
+  syntax tree: every assigned signal becomes a gate whose truth table is found by
+  *evaluating its expression* on all assignments of the signals it reads (so the reader
+  shares no table or template with the emitter).  Registers of the pipelined form are
+  read as wires: the result is the combinational function the pipeline computes.
+* :func:`yosys_blif` has Yosys (pyosys, in a subprocess) read the Verilog and write the
+  logic module as BLIF; :func:`prove_verilog` then runs ABC ``cec`` between that BLIF and
+  the netlist's own BLIF export (:func:`dlgn.compiler.blif.write_blif`): a formal proof
+  that the emitted text computes the netlist's outputs.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..compiler.gates import MAX_ARITY
+from ..compiler.netlist import Netlist
+
+__all__ = ["read_verilog_logic", "yosys_blif", "prove_verilog", "VerilogReadError"]
+
+log = logging.getLogger("dlgn.verilog")
+
+
+class VerilogReadError(ValueError):
+    """The Verilog could not be read back into a Netlist."""
+
+
+# --------------------------------------------------------------------------- pyverilog
+def _intconst(s: str) -> int:
+    s = s.replace("_", "").strip()
+    m = re.fullmatch(r"(\d*)'([sS]?)([bBoOdDhH])([0-9a-fA-FxXzZ]+)", s)
+    if not m:
+        return int(s)
+    digits = m.group(4)
+    if re.search(r"[xXzZ]", digits):
+        raise VerilogReadError(f"constant {s!r} has x/z bits")
+    return int(digits, {"b": 2, "o": 8, "d": 10, "h": 16}[m.group(3).lower()])
+
+
+class _Module:
+    def __init__(self, mod):
+        from pyverilog.vparser import ast as A
+        self.A = A
+        self.params: dict[str, int] = {}
+        self.defs: dict[str, object] = {}   # signal -> expression (assign or register input)
+        self.ydefs: dict[int, object] = {}  # output bit -> expression
+        self.x_width = None
+        self.y_width = None
+        for p in mod.portlist.ports:
+            d = p.first if isinstance(p, A.Ioport) else p
+            w = 1 if d.width is None else _intconst(d.width.msb.value) - _intconst(d.width.lsb.value) + 1
+            if d.name == "x":
+                self.x_width = w
+            elif d.name == "y":
+                self.y_width = w
+        for it in mod.items:
+            self._item(it)
+
+    def _lhs(self, lv, rhs):
+        A = self.A
+        v = lv.var if isinstance(lv, A.Lvalue) else lv
+        if isinstance(v, A.Identifier):
+            self.defs[v.name] = rhs
+        elif isinstance(v, A.Pointer) and v.var.name == "y":
+            self.ydefs[_intconst(v.ptr.value)] = rhs
+        else:
+            raise VerilogReadError(f"unsupported assignment target {v!r} (line {v.lineno})")
+
+    def _item(self, it):
+        A = self.A
+        if isinstance(it, A.Decl):
+            for d in it.list:
+                if isinstance(d, (A.Localparam, A.Parameter)):
+                    self.params[d.name] = _intconst(d.value.var.value)
+        elif isinstance(it, A.Assign):
+            self._lhs(it.left, it.right.var)
+        elif isinstance(it, A.Always):
+            self._stmt(it.statement)
+        elif isinstance(it, (A.Instance, A.InstanceList)):
+            raise VerilogReadError("the logic module instantiates other modules")
+
+    def _stmt(self, st):
+        A = self.A
+        if isinstance(st, A.Block):
+            for s in st.statements:
+                self._stmt(s)
+        elif isinstance(st, (A.NonblockingSubstitution, A.BlockingSubstitution)):
+            self._lhs(st.left, st.right.var)
+        else:
+            raise VerilogReadError(f"unsupported statement {type(st).__name__} (line {st.lineno})")
+
+    # leaves: ("x", i) or ("s", name)
+    def leaves(self, e, out):
+        A = self.A
+        if isinstance(e, A.Pointer):
+            if isinstance(e.var, A.Identifier) and e.var.name in self.params:
+                self.leaves(e.ptr, out)
+                return
+            if e.var.name == "x":
+                key = ("x", _intconst(e.ptr.value))
+                if key not in out:
+                    out.append(key)
+                return
+            raise VerilogReadError(f"unsupported bit select of {e.var.name!r} (line {e.lineno})")
+        if isinstance(e, A.Identifier):
+            if e.name in self.params:
+                return
+            key = ("s", e.name)
+            if key not in out:
+                out.append(key)
+            return
+        if isinstance(e, A.IntConst):
+            return
+        for c in e.children():
+            self.leaves(c, out)
+
+    def value(self, e, env) -> int:
+        """Evaluate expression ``e`` (1-bit operators; concatenations as indices)."""
+        A = self.A
+        if isinstance(e, A.IntConst):
+            return _intconst(e.value)
+        if isinstance(e, A.Identifier):
+            return self.params[e.name] if e.name in self.params else env[("s", e.name)]
+        if isinstance(e, A.Pointer):
+            if e.var.name == "x":
+                return env[("x", _intconst(e.ptr.value))]
+            return (self.params[e.var.name] >> self.value(e.ptr, env)) & 1
+        if isinstance(e, A.Concat):
+            v = 0
+            for c in e.list:
+                v = (v << 1) | (self.value(c, env) & 1)
+            return v
+        if isinstance(e, (A.Unot, A.Ulnot)):
+            return 1 - (self.value(e.right, env) & 1)
+        if isinstance(e, A.Cond):
+            return self.value(e.true_value if self.value(e.cond, env) & 1 else e.false_value, env)
+        ops = {A.And: lambda a, b: a & b, A.Or: lambda a, b: a | b, A.Xor: lambda a, b: a ^ b,
+               A.Xnor: lambda a, b: 1 - (a ^ b), A.Land: lambda a, b: a & b,
+               A.Lor: lambda a, b: a | b}
+        for cls, f in ops.items():
+            if isinstance(e, cls):
+                return f(self.value(e.left, env) & 1, self.value(e.right, env) & 1)
+        raise VerilogReadError(f"unsupported expression {type(e).__name__} (line {e.lineno})")
+
+
+_PARSER = {}
+
+
+def _parse(path: Path, tmpdir: str):
+    """Preprocess (iverilog -E, through pyverilog) and parse one file.  The LALR parser is
+    built once per process (building it takes ~2 s) in a private temporary folder."""
+    if shutil.which("iverilog") is None and not os.environ.get("PYVERILOG_IVERILOG"):
+        raise VerilogReadError("pyverilog's preprocessor needs Icarus Verilog: "
+                               "apt-get install iverilog")
+    try:
+        from pyverilog.vparser.parser import VerilogParser
+        from pyverilog.vparser.preprocessor import VerilogPreprocessor
+    except ImportError:
+        raise VerilogReadError("pyverilog is not installed: pip install pyverilog==1.3.0") from None
+    if "parser" not in _PARSER:
+        tables = tempfile.TemporaryDirectory(prefix="dlgn-pyverilog-")
+        _PARSER["dir"] = tables  # removed at interpreter exit
+        _PARSER["parser"] = VerilogParser(outputdir=tables.name, debug=False)
+    pre = Path(tmpdir) / "preprocess.output"
+    VerilogPreprocessor([str(path)], str(pre), None, None).preprocess()
+    return _PARSER["parser"].parse(pre.read_text(), debug=0)
+
+
+def read_verilog_logic(source, module: str = "dlgn_model") -> Netlist:
+    """Parse ``<module>_logic`` from Verilog text or a ``.v`` path into a Netlist (no head)."""
+    with tempfile.TemporaryDirectory(prefix="dlgn-vread-") as tmp:
+        if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source
+                                         and source.endswith(".v")):
+            path = Path(source).resolve()
+        else:
+            path = Path(tmp) / "in.v"
+            path.write_text(str(source))
+        ast = _parse(path, tmp)
+    want = f"{module}_logic"
+    mods = [d for d in ast.description.definitions if getattr(d, "name", None) == want]
+    if not mods:
+        raise VerilogReadError(f"no module {want!r} in the Verilog")
+    m = _Module(mods[0])
+    if m.x_width is None or m.y_width is None:
+        raise VerilogReadError(f"{want} has no x/y ports")
+    if sorted(m.ydefs) != list(range(m.y_width)):
+        raise VerilogReadError(f"{want}: not every bit of y is assigned exactly once")
+    n_in = m.x_width
+    ids: dict = {("x", i): 2 + i for i in range(n_in)}
+    fan, ar, tab = [], [], []
+    state: dict = {}
+
+    def node_of(expr) -> tuple[int, bool]:
+        """Node id (and inversion) computing ``expr``; builds gates as needed."""
+        lv: list = []
+        m.leaves(expr, lv)
+        for leaf in lv:
+            build(leaf)
+        k = len(lv)
+        if k > MAX_ARITY:
+            raise VerilogReadError(f"an expression reads {k} signals; at most {MAX_ARITY}")
+        t = 0
+        for u in range(1 << k):
+            env = {leaf: (u >> (k - 1 - i)) & 1 for i, leaf in enumerate(lv)}
+            if m.value(expr, env) & 1:
+                t |= 1 << u
+        if k == 0:
+            return (1 if t & 1 else 0), False
+        if k == 1 and t in (1, 2):  # a wire or an inverter
+            return ids[lv[0]], t == 1
+        fan.append([ids[leaf] for leaf in lv] + [0] * (MAX_ARITY - k))
+        ar.append(k)
+        tab.append(t)
+        return 2 + n_in + len(tab) - 1, False
+
+    def build(leaf):
+        if leaf in ids:
+            return
+        stack = [leaf]
+        while stack:
+            s = stack[-1]
+            if s in ids:
+                stack.pop()
+                continue
+            if s[0] != "s" or s[1] not in m.defs:
+                raise VerilogReadError(f"signal {s[1]!r} is read but never assigned")
+            if state.get(s) is None:
+                state[s] = 1
+                sub: list = []
+                m.leaves(m.defs[s[1]], sub)
+                for x in sub:
+                    if x not in ids:
+                        if state.get(x) == 1:
+                            raise VerilogReadError(f"combinational loop through {x[1]!r}")
+                        stack.append(x)
+                continue
+            stack.pop()
+            v, inv = node_of(m.defs[s[1]])
+            if inv:  # materialize the inverter as a 1-input gate
+                fan.append([v] + [0] * (MAX_ARITY - 1))
+                ar.append(1)
+                tab.append(1)
+                v = 2 + n_in + len(tab) - 1
+            ids[s] = v
+
+    outs, inv = [], []
+    for o in range(m.y_width):
+        v, i = node_of(m.ydefs[o])
+        outs.append(v)
+        inv.append(i)
+    K = max(1, max(ar, default=1))
+    fanin = np.array(fan, dtype=np.int64).reshape(-1, MAX_ARITY)[:, :K]
+    return Netlist(n_in, fanin, np.array(ar, np.uint8), np.array(tab, np.uint64),
+                   np.array(outs, np.int64), np.array(inv, bool)).check()
+
+
+# --------------------------------------------------------------------------- Yosys + ABC
+def yosys_blif(verilog_path, blif_path, module: str = "dlgn_model", timeout: float = 600) -> str:
+    """Yosys reads the Verilog and writes ``<module>_logic`` (combinational) as BLIF."""
+    from .verilog_synth import run_yosys
+    cmds = [f"read_verilog -sv {Path(verilog_path).resolve()}",
+            f"hierarchy -check -top {module}_logic", "proc", "flatten", "opt_clean",
+            "techmap", "opt -fast", "aigmap", "opt_clean",
+            f"write_blif {Path(blif_path).resolve()}"]
+    return run_yosys(cmds, cwd=Path(blif_path).resolve().parent, timeout=timeout)
+
+
+def prove_verilog(netlist: Netlist, verilog, module: str = "dlgn_model", abc=None,
+                  timeout: float = 600) -> tuple[bool, str]:
+    """Formal proof that the combinational ``<module>_logic`` in ``verilog`` (text or path)
+    computes the netlist's outputs: Yosys -> BLIF, then ABC ``cec -n`` against
+    :func:`dlgn.compiler.blif.write_blif`.  Returns (equivalent, log)."""
+    from ..compiler.blif import find_abc, write_blif
+    if netlist.n_inputs == 0:
+        raise ValueError("prove_verilog needs a netlist with inputs (the Verilog of an "
+                         "input-less netlist has a 1-bit placeholder x); simulate it instead")
+    exe = find_abc(abc)
+    if exe is None:
+        raise RuntimeError("no ABC binary found (pip install pyosys, or apt-get install berkeley-abc)")
+    with tempfile.TemporaryDirectory(prefix="dlgn-vprove-") as d:
+        vp = Path(d) / "design.v"
+        if isinstance(verilog, Path) or (isinstance(verilog, str) and "\n" not in verilog):
+            shutil.copyfile(verilog, vp)
+        else:
+            vp.write_text(verilog)
+        ylog = yosys_blif(vp, Path(d) / "verilog.blif", module=module, timeout=timeout)
+        text = (Path(d) / "verilog.blif").read_text()
+        if re.search(r"^\.(latch|subckt)\b", text, re.M):
+            raise ValueError("prove_verilog proves the combinational form (pipeline=0); the "
+                             "pipelined logic is checked by read_verilog_logic and simulation")
+        io = _blif_ports(text)
+        want = ([f"x[{i}]" for i in range(max(1, netlist.n_inputs))],
+                [f"y[{o}]" for o in range(netlist.n_outputs)])
+        if io != want:
+            return False, f"port mismatch: the Verilog has {io}, expected {want}"
+        variants = [("verilog.blif", text)]
+        if re.search(r"^\.names[ \t]+(?:\S+[ \t]+)*\$undef[ \t]+\S+", text, re.M):
+            # Yosys lowers a LUT index T[{a,b,c}] through $shiftx, whose out-of-range
+            # padding is x; prove the result with x read as 0 and again as 1
+            variants.append(("verilog_undef1.blif",
+                             re.sub(r"^\.names \$undef$", ".names $undef\n1", text, flags=re.M)))
+        ref = Path(d) / "netlist.blif"
+        write_blif(netlist, ref, model="netlist")
+        txt = ""
+        for fname, body in variants:
+            (Path(d) / fname).write_text(body)
+            r = subprocess.run([exe, "-c", f"cec -n {ref} {Path(d) / fname}"],
+                               capture_output=True, text=True, timeout=timeout, cwd=d)
+            out = r.stdout + r.stderr
+            txt += f"[{fname}]\n{out}"
+            if re.search(r"Networks are equivalent", out):
+                continue
+            if re.search(r"NOT EQUIVALENT|are not equivalent", out, re.I):
+                return False, txt
+            raise RuntimeError(f"could not read ABC's verdict (exit {r.returncode}):\n"
+                               f"{out[-2000:]}\n{ylog[-2000:]}")
+    return True, txt
+
+
+def _blif_ports(text: str):
+    ins, outs = [], []
+    joined = text.replace("\\\n", " ")
+    for ln in joined.splitlines():
+        if ln.startswith(".inputs"):
+            ins += ln.split()[1:]
+        elif ln.startswith(".outputs"):
+            outs += ln.split()[1:]
+    return ins, outs
