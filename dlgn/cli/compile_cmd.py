@@ -21,6 +21,9 @@ def add_parser(sub):
     p.add_argument("--no-optimize", action="store_true", help="skip the pass pipeline")
     p.add_argument("--pipeline", type=int, default=0, metavar="L",
                    help="Verilog: a register stage every L logic levels (0: combinational)")
+    p.add_argument("--head-stride", type=int, default=1, metavar="S",
+                   help="Verilog, pipelined: register the head's adder/argmax trees every S "
+                        "levels (fewer flip-flops, longer paths)")
     p.add_argument("--synth", action="store_true",
                    help="Verilog: run Yosys synthesis (xc7 LUT-6, iCE40) and report")
     p.add_argument("--pnr", action="store_true",
@@ -50,13 +53,15 @@ def run(args) -> int:
     report = {"model": str(args.model), "netlist": path.name, "before": before,
               "after": stats(net), "passes": passes, "files": {}}
     for t in targets:
-        opts = {"pipeline": args.pipeline} if t == "verilog" else {}
+        opts = {"pipeline": args.pipeline, "head_stride": args.head_stride} \
+            if t == "verilog" else {}
         files = write_files(net, t, out, name=args.name, **opts)
         report["files"][t] = [f.name for f in files]
         log.info("%s: %s", t, ", ".join(str(f) for f in files))
     if args.synth:
         from ..backends.verilog_synth import synthesize
-        report["synth"] = synthesize(net, out, pipeline=args.pipeline, pnr=args.pnr)
+        report["synth"] = synthesize(net, out, pipeline=args.pipeline, pnr=args.pnr,
+                                     head_stride=args.head_stride)
         log.info("synthesis: %s", json.dumps(report["synth"]))
     if args.report:
         (out / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")

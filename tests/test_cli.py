@@ -1,0 +1,80 @@
+"""The ``dlgn`` command end to end: compile a trained model for every target, predict from
+raw features and from bits with the simulator and C, and clear errors for bad input."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from dlgn.cli import main
+from dlgn.compiler import Netlist
+from dlgn.compiler.simulate import predict
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from dlgn.frontend.checkpoint import save_model
+    from dlgn.frontend.data import load_dataset, make_encoder
+    from dlgn.frontend.net import LogicNet
+    from dlgn.frontend.train import train
+    torch.set_num_threads(1)
+    data = load_dataset("monk1")
+    net = LogicNet(data.n_features, layers=[48, 48, 48], n_classes=2,
+                   encoder=make_encoder(data), tau=4.0, seed=1)
+    train(net, data, epochs=10, batch_size=16, lr=0.1, progress=False)
+    d = tmp_path_factory.mktemp("cli")
+    save_model(net, d / "model.pt")
+    return d, net, data
+
+
+def test_compile_every_target_with_report(trained):
+    d, net, data = trained
+    out = d / "out"
+    assert main(["-q", "compile", str(d / "model.pt"), "-o", str(out),
+                 "--target", "c,verilog,cuda", "--report", "--pipeline", "2"]) == 0
+    for f in ("model.dlgn.npz", "model.c", "model.h", "model.v", "model_tb.v", "model.cu"):
+        assert (out / f).is_file(), f
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["before"]["gates"] == 144
+    assert rep["after"]["gates"] <= 144 and rep["passes"]
+    assert "module dlgn_model" in (out / "model.v").read_text()
+    # the written netlist is the optimized one and keeps the encoder for raw features
+    nl = Netlist.load(out / "model.dlgn.npz")
+    assert nl.n_gates == rep["after"]["gates"] and nl.meta["encoder"]
+
+
+@pytest.mark.parametrize("target", ["sim", "c"])
+def test_predict_from_raw_features_and_bits(trained, target):
+    d, net, data = trained
+    out = d / "out"
+    if not out.exists():
+        main(["-q", "compile", str(d / "model.pt"), "-o", str(out)])
+    nl = Netlist.load(out / "model.dlgn.npz")
+    bits = net.encode(data.x_test).numpy().astype(np.uint8)
+    expect = predict(nl, bits)
+    np.save(d / "raw.npy", data.x_test)
+    np.save(d / "bits.npy", bits)
+    for name in ("raw", "bits"):
+        y = d / f"y_{name}_{target}.npy"
+        s = d / f"s_{name}_{target}.npy"
+        assert main(["-q", "predict", str(out), "--input", str(d / f"{name}.npy"),
+                     "--output", str(y), "--scores", str(s), "--target", target]) == 0
+        np.testing.assert_array_equal(np.load(y), expect)
+        assert np.load(s).shape == (len(bits), 2)
+    # and from the .pt model directly (discretized and optimized on the fly)
+    y = d / f"y_pt_{target}.npy"
+    assert main(["-q", "predict", str(d / "model.pt"), "--input", str(d / "raw.npy"),
+                 "--output", str(y), "--target", target]) == 0
+    np.testing.assert_array_equal(np.load(y), expect)
+
+
+def test_bad_input_is_a_clear_error(trained, capsys):
+    d, net, data = trained
+    np.save(d / "bad.npy", np.zeros((3, 5), np.float32))
+    rc = main(["-q", "predict", str(d / "model.pt"), "--input", str(d / "bad.npy"),
+               "--output", str(d / "y.npy")])
+    assert rc == 2
+    assert "error" in capsys.readouterr().err
+    rc = main(["-q", "compile", str(d / "missing.pt"), "-o", str(d / "x")])
+    assert rc == 2
+    assert "missing.pt" in capsys.readouterr().err
