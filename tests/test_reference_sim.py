@@ -5,19 +5,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from dlgn.compiler import Netlist, lower_layers, pack_bits, predict, random_netlist, scores, \
+from dlgn.compiler import lower_layers, pack_bits, predict, random_netlist, scores, \
     simulate, unpack_bits
 from dlgn.compiler.gates import GATE_COEFFS, GATE_NAMES, GATE_TABLES, difflogic_to_table, \
     eval_table, passthrough_table, table_of, table_to_difflogic
 from dlgn.compiler.simulate import check_bits
 
-
-def scalar_eval(net: Netlist, x):
-    v = [0, 1] + [int(b) for b in x]
-    for g in range(net.n_gates):
-        k = int(net.arity[g])
-        v.append(eval_table(int(net.table[g]), k, [v[i] for i in net.fanin[g, :k]]))
-    return np.array([v[o] ^ int(inv) for o, inv in zip(net.outputs, net.invert)], dtype=bool)
+from _compiler_util import all_inputs, scalar_eval
 
 
 def test_two_input_tables_follow_the_convention():
@@ -52,8 +46,7 @@ def test_passthrough_table_reads_x0(k):
 def test_simulate_equals_scalar_definition(seed, k, n_in, n_gates):
     net = random_netlist(seed, n_inputs=n_in, n_gates=n_gates, max_arity=k, min_arity=0,
                          n_outputs=5, n_classes=2)
-    u = np.arange(1 << n_in)
-    X = ((u[:, None] >> np.arange(n_in)[None, :]) & 1).astype(np.uint8)
+    X = all_inputs(n_in)
     got = simulate(net, X)
     for r, x in enumerate(X):
         np.testing.assert_array_equal(got[r], scalar_eval(net, x))
