@@ -182,3 +182,43 @@ def test_concurrent_builds_of_one_model(tmp_path):
         assert out.startswith("ok")
     assert outs[0][0] == outs[1][0]  # same published build directory
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("word_bits", [64, 128, 256, 512])
+def test_packing_paths_and_the_0_1_check_in_c(word_bits):
+    """77 inputs: the 64-row x 32-input fast path, the 8-input path and the byte tail;
+    batches around 64-row and word boundaries; a byte that is not 0/1 anywhere (any path,
+    any thread) gives the simulator's own ValueError."""
+    net = random_layered(5, n_inputs=77, layers=(60, 40), arity=2, n_classes=4)
+    m = build_c(net, word_bits=word_bits, threads=2, chunk_gates=17)
+    rng = np.random.default_rng(word_bits)
+    _check(m, net, rng, batches=(1, 63, 64, 65, 130, 700, 1100))
+    X = rng.integers(0, 2, size=(1100, 77)).astype(np.uint8)
+    for r, c, v in [(0, 0, 2), (1099, 76, 255), (640, 70, 3), (70, 31, 128), (1, 64, 17)]:
+        Y = X.copy()
+        Y[r, c] = v
+        with pytest.raises(ValueError) as got:
+            m.predict(Y)
+        with pytest.raises(ValueError) as want:
+            sim.check_bits(Y, 77)
+        assert str(got.value) == str(want.value)
+        with pytest.raises(ValueError, match="0 or 1"):
+            m.outputs(Y[r:r + 1])
+
+
+@pytest.mark.parametrize("word_bits", [64, 512])
+def test_predict_on_pre_packed_rows(word_bits):
+    """predict_packed on np.packbits(X, axis=1, bitorder='little') rows equals predict on X:
+    the fast 64-row x 256-input path, the byte tail and the padding bits of the last byte."""
+    for n_in in (3, 300, 517):
+        net = random_layered(n_in, n_inputs=n_in, layers=(50, 30), arity=2, n_classes=3)
+        m = build_c(net, word_bits=word_bits, threads=2, chunk_gates=23)
+        rng = np.random.default_rng(n_in)
+        for n in (0, 1, 63, 64, 65, 700):
+            X = rng.integers(0, 2, size=(n, n_in)).astype(np.uint8)
+            Xp = np.packbits(X, axis=1, bitorder="little")
+            if n_in % 8:
+                Xp[:, -1] |= np.uint8(0xFF << (n_in % 8) & 0xFF)  # padding bits: ignored
+            np.testing.assert_array_equal(m.predict_packed(Xp), sim.predict(net, X))
+    with pytest.raises(ValueError, match="packbits"):
+        m.predict_packed(X)

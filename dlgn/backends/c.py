@@ -9,17 +9,29 @@ Build-time macros (all optional):
 * ``DLGN_NO_THREADS`` -- compile out pthreads (the ``*_mt`` entry points then run on the
   calling thread).
 
-Entry points (``dlgn`` is the ``prefix``; all return 0, or -1 when memory ran out):
+Entry points (``dlgn`` is the ``prefix``; all return 0, -1 when memory ran out, or -2 when
+an input byte was neither 0 nor 1 -- the outputs are then unspecified):
 
 * ``int dlgn_outputs(const uint8_t *x, size_t n, uint8_t *out)`` -- raw output bits,
   polarity applied, ``out`` is ``n x dlgn_n_outputs`` bytes 0/1;
 * ``int dlgn_scores(const uint8_t *x, size_t n, int32_t *scores_out)`` -- GroupSum counts,
   ``n x dlgn_n_classes`` (divide by ``dlgn_tau`` for the model's real scores);
 * ``int dlgn_predict(const uint8_t *x, size_t n, int32_t *class_out)`` -- first maximum;
+* ``int dlgn_predict_packed(const uint8_t *xp, size_t n, int32_t *class_out)`` -- the same
+  on pre-packed rows: ``ceil(n_inputs / 8)`` bytes each, input ``i`` in bit ``i % 8`` of byte
+  ``i / 8`` (numpy ``packbits(X, axis=1, bitorder="little")``), 8x less input to read;
 * the same with ``_mt`` and a last ``int threads`` argument (sample blocks per thread).
 
 ``x`` is ``n`` rows of ``dlgn_n_inputs`` bytes, each 0 or 1 (C-order, as a numpy
 bool/uint8 array).  ``dlgn_scores``/``dlgn_predict`` exist only for nets with a head.
+
+Packing (GCC/Clang, little-endian): 64 rows x 32 inputs at a time -- 8 rows shifted and
+OR-ed give 32 bytes of 8 samples each, an 8x8 byte transpose per 64-bit lane gives 64
+samples of one input, stored as one 64-bit store; the next 64 rows are prefetched into L2
+(64 interleaved row streams defeat the hardware prefetcher).  The same loop ORs the bytes
+it reads, which is how the 0/1 check costs nothing.  ``scores``/``predict`` skip the
+output-word stores (``o`` is NULL), so only the scratch array and the inputs occupy the
+cache.
 """
 from __future__ import annotations
 
@@ -40,7 +52,14 @@ def _check_word_bits(word_bits):
 
 
 class CEmitter(CFamilyEmitter):
-    """The C flavour of the core: vector words, malloc'd scratch, pthreads."""
+    """The C flavour of the core: vector words, malloc'd scratch, pthreads.
+
+    Output words are stored only when ``o`` is not NULL: ``scores``/``predict`` read the
+    head's result words alone, and skipping the n_outputs stores per block keeps them
+    from evicting the scratch array from the cache."""
+
+    def out_store(self, k: int, expr: str) -> str:
+        return f"if (o) o[{k}] = {expr};"
 
 
 def _api(prefix: str, head: bool) -> list[str]:
@@ -51,7 +70,9 @@ def _api(prefix: str, head: bool) -> list[str]:
         protos += [f"int {p}_scores(const uint8_t *x, size_t n, int32_t *scores_out)",
                    f"int {p}_scores_mt(const uint8_t *x, size_t n, int32_t *scores_out, int threads)",
                    f"int {p}_predict(const uint8_t *x, size_t n, int32_t *class_out)",
-                   f"int {p}_predict_mt(const uint8_t *x, size_t n, int32_t *class_out, int threads)"]
+                   f"int {p}_predict_mt(const uint8_t *x, size_t n, int32_t *class_out, int threads)",
+                   f"int {p}_predict_packed(const uint8_t *xp, size_t n, int32_t *class_out)",
+                   f"int {p}_predict_packed_mt(const uint8_t *xp, size_t n, int32_t *class_out, int threads)"]
     return protos
 
 
@@ -128,8 +149,11 @@ typedef uint64_t dlgn_word __attribute__((vector_size(DLGN_WORD_BITS / 8)));
 #if defined(__GNUC__)
 typedef uint64_t dlgn_pack_v __attribute__((vector_size(32)));
 #define DLGN_PACK_ZERO ((dlgn_pack_v){0})
-#define DLGN_PACK_LOW ((dlgn_pack_v){UINT64_C(0x0101010101010101), UINT64_C(0x0101010101010101), \
-                                    UINT64_C(0x0101010101010101), UINT64_C(0x0101010101010101)})
+#define DLGN_PACK_SPLAT(c) ((dlgn_pack_v){(c), (c), (c), (c)})
+#define DLGN_PACK_LOW DLGN_PACK_SPLAT(UINT64_C(0x0101010101010101))
+#if !(defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
+#define DLGN_PACK_FAST
+#endif
 #endif
 #define DLGN_BIT(w, j) ((((const unsigned char *)(w))[(j) >> 3] >> ((j) & 7)) & 1u)
 """
@@ -146,56 +170,209 @@ _DEFAULT_WB = """# if defined(__AVX512F__)
 
 # @P@ prefix; @NI@ inputs; @NO@ outputs; @NS@ slots; @NR@ result words
 _RUNTIME = r"""
-/* ---- input packing: rows of n_inputs bytes 0/1 -> one bit-plane word per input ---- */
-static DLGN_NOINLINE void @P@_pack(const uint8_t *x, size_t rows, dlgn_word *in, size_t ni)
+/* ---- input packing: rows of n_inputs bytes 0/1 -> one bit-plane word per input.
+ * Each returns nonzero when a byte read was neither 0 nor 1 (validation rides along). ---- */
+/* rows [g, g + nr) (g a multiple of 8, nr <= 8) of inputs [i, ni) -> byte g/8 of each plane */
+static unsigned @P@_pack8(const uint8_t *row, size_t nr, size_t g, size_t i, unsigned char *p, size_t ni)
+{
+    size_t r, k;
+    unsigned bad = 0;
+    for (; i + 8 <= ni; i += 8) {
+        uint64_t t = 0, acc = 0;
+        for (r = 0; r < nr; r++) {
+            uint64_t v;
+            memcpy(&v, row + r * ni + i, 8);
+            acc |= v;
+            t |= (v & UINT64_C(0x0101010101010101)) << r;
+        }
+        bad |= (acc & ~UINT64_C(0x0101010101010101)) != 0;
+        for (k = 0; k < 8; k++)
+            p[(i + k) * DLGN_WB8 + (g >> 3)] = (unsigned char)(t >> DLGN_BYTE_SHIFT(k));
+    }
+    for (; i < ni; i++) {
+        unsigned b = 0;
+        for (r = 0; r < nr; r++) {
+            unsigned v = row[r * ni + i];
+            bad |= v & 0xFEu;
+            b |= (v & 1u) << r;
+        }
+        p[i * DLGN_WB8 + (g >> 3)] = (unsigned char)b;
+    }
+    return bad != 0;
+}
+
+#if defined(DLGN_PACK_FAST)
+/* 64 full rows x inputs [0, ni - ni % 32) -> 64-bit word q of each plane: 8 rows x 32 inputs
+ * give 32 bytes of 8 samples each (shift-or), then an 8x8 byte transpose per 64-bit lane.
+ * The 64 rows are read 64 streams at once, which the hardware prefetcher does not follow:
+ * the next 64 rows (contiguous) are prefetched by hand; the address is formed as an integer
+ * (prefetch never faults), so reading past the last row is not pointer arithmetic. */
+#define DLGN_TR(a, b, sh, m) do { dlgn_pack_v x_ = (a), y_ = (b); \
+        (a) = (x_ & (m)) | ((y_ << (sh)) & ~(m)); (b) = ((x_ >> (sh)) & (m)) | (y_ & ~(m)); } while (0)
+static unsigned @P@_pack64(const uint8_t *row, size_t q, unsigned char *p, size_t ni)
+{
+    const dlgn_pack_v low = DLGN_PACK_LOW;
+    const dlgn_pack_v m32 = DLGN_PACK_SPLAT(UINT64_C(0x00000000FFFFFFFF));
+    const dlgn_pack_v m16 = DLGN_PACK_SPLAT(UINT64_C(0x0000FFFF0000FFFF));
+    const dlgn_pack_v m8 = DLGN_PACK_SPLAT(UINT64_C(0x00FF00FF00FF00FF));
+    dlgn_pack_v acc = DLGN_PACK_ZERO, a[8];
+    size_t i, g, r, k, j;
+    uint64_t lane[4], any = 0;
+    for (i = 0; i + 32 <= ni; i += 32) {
+        for (g = 0; g < 8; g++) {
+            dlgn_pack_v t = DLGN_PACK_ZERO, v;
+            for (r = 0; r < 8; r++) {
+                memcpy(&v, row + (g * 8 + r) * ni + i, 32);
+                __builtin_prefetch((const void *)((uintptr_t)row + (64 + g * 8 + r) * ni + i), 0, 1);
+                acc |= v;
+                t |= (v & low) << r;
+            }
+            a[g] = t;
+        }
+        for (g = 0; g < 4; g++)
+            DLGN_TR(a[g], a[g + 4], 32, m32);
+        for (g = 0; g < 8; g += (g & 1) ? 3 : 1)
+            DLGN_TR(a[g], a[g + 2], 16, m16);
+        for (g = 0; g < 8; g += 2)
+            DLGN_TR(a[g], a[g + 1], 8, m8);
+        for (k = 0; k < 8; k++) {
+            memcpy(lane, &a[k], 32);
+            for (j = 0; j < 4; j++)
+                memcpy(p + (i + 8 * j + k) * DLGN_WB8 + 8 * q, &lane[j], 8);
+        }
+    }
+    acc &= ~low;
+    memcpy(lane, &acc, 32);
+    for (j = 0; j < 4; j++)
+        any |= lane[j];
+    return any != 0;
+}
+#endif
+
+static DLGN_NOINLINE unsigned @P@_pack(const uint8_t *x, size_t rows, dlgn_word *in, size_t ni)
 {
     unsigned char *p = (unsigned char *)in;
-    size_t g, r, i, k, ni8 = ni & ~(size_t)7;
-    if (ni)
+    size_t g = 0, i0 = 0;
+    unsigned bad = 0;
+    if (ni && rows < DLGN_WORD_BITS)
         memset(in, 0, sizeof(dlgn_word) * ni);
-    for (g = 0; g < rows; g += 8) {
-        size_t nr = rows - g < 8 ? rows - g : 8;
-        const uint8_t *row = x + g * ni;
-        i = 0;
-#if defined(__GNUC__)
-        /* 32 inputs x 8 samples at a time: byte k of t = 8 samples of input i + k */
-        for (; i + 32 <= ni; i += 32) {
-            dlgn_pack_v t = DLGN_PACK_ZERO, v;
-            unsigned char tb[32];
-            for (r = 0; r < nr; r++) {
-                memcpy(&v, row + r * ni + i, 32);
-                t |= (v & DLGN_PACK_LOW) << r;
-            }
-            memcpy(tb, &t, 32);
-            for (k = 0; k < 32; k++)
-                p[(i + k) * DLGN_WB8 + (g >> 3)] = tb[k];
-        }
+#if defined(DLGN_PACK_FAST)
+    i0 = ni - ni % 32;
+    for (; g + 64 <= rows; g += 64) {
+        size_t h;
+        bad |= @P@_pack64(x + g * ni, g >> 6, p, ni);
+        for (h = 0; h < 64; h += 8)
+            bad |= @P@_pack8(x + (g + h) * ni, 8, g + h, i0, p, ni);
+    }
 #endif
-        for (; i < ni8; i += 8) {
-            uint64_t t = 0;
-            for (r = 0; r < nr; r++) {
-                uint64_t v;
-                memcpy(&v, row + r * ni + i, 8);
-                t |= (v & UINT64_C(0x0101010101010101)) << r;
-            }
-            for (k = 0; k < 8; k++)
-                p[(i + k) * DLGN_WB8 + (g >> 3)] = (unsigned char)(t >> DLGN_BYTE_SHIFT(k));
-        }
-        for (k = 0; k < (ni & 7); k++) {
-            unsigned b = 0;
-            for (r = 0; r < nr; r++)
-                b |= (unsigned)(row[r * ni + ni8 + k] & 1u) << r;
-            p[(ni8 + k) * DLGN_WB8 + (g >> 3)] = (unsigned char)b;
-        }
+    for (; g < rows; g += 8)
+        bad |= @P@_pack8(x + g * ni, rows - g < 8 ? rows - g : 8, g, 0, p, ni);
+    (void)i0;
+    return bad;
+}
+
+/* ---- pre-packed input: rows of ceil(n_inputs / 8) bytes, input i = bit i % 8 of byte
+ * i / 8 (numpy packbits(..., bitorder="little") along features) -> bit-planes ---- */
+/* 8x8 bit transpose inside each 64-bit lane: byte r bit k <-> byte k bit r */
+#define DLGN_T8(t, T) do { T d_; \
+        d_ = ((t) ^ ((t) >> 7)) & (T##_C(0x00AA00AA00AA00AA)); (t) ^= d_ ^ (d_ << 7); \
+        d_ = ((t) ^ ((t) >> 14)) & (T##_C(0x0000CCCC0000CCCC)); (t) ^= d_ ^ (d_ << 14); \
+        d_ = ((t) ^ ((t) >> 28)) & (T##_C(0x00000000F0F0F0F0)); (t) ^= d_ ^ (d_ << 28); } while (0)
+#define uint64_t_C(c) UINT64_C(c)
+/* rows [g, g + nr) (g a multiple of 8, nr <= 8), packed bytes [j, nb) -> byte g/8 of planes */
+static void @P@_bpack8(const uint8_t *row, size_t nr, size_t g, size_t j, unsigned char *p,
+                       size_t nb, size_t ni)
+{
+    size_t r, k;
+    for (; j < nb; j++) {
+        uint64_t t = 0;
+        for (r = 0; r < nr; r++)
+            t |= (uint64_t)row[r * nb + j] << (8 * r);
+        DLGN_T8(t, uint64_t);
+        for (k = 0; k < 8 && 8 * j + k < ni; k++)
+            p[(8 * j + k) * DLGN_WB8 + (g >> 3)] = (unsigned char)(t >> (8 * k));
     }
 }
 
-/* mode 0: output bits (uint8), 1: class counts (int32), 2: predicted class (int32) */
+#if defined(DLGN_PACK_FAST)
+#define dlgn_pack_v_C(c) DLGN_PACK_SPLAT(UINT64_C(c))
+/* 64 full rows (nb bytes each) x packed bytes [0, j1) (j1 a multiple of 32) -> 64-bit word q
+ * of each plane: byte transpose of 8 rows, 8x8 bit transposes, byte transpose of 8 groups */
+static void @P@_bpack64(const uint8_t *row, size_t q, unsigned char *p, size_t nb, size_t j1)
+{
+    const dlgn_pack_v m32 = DLGN_PACK_SPLAT(UINT64_C(0x00000000FFFFFFFF));
+    const dlgn_pack_v m16 = DLGN_PACK_SPLAT(UINT64_C(0x0000FFFF0000FFFF));
+    const dlgn_pack_v m8 = DLGN_PACK_SPLAT(UINT64_C(0x00FF00FF00FF00FF));
+    dlgn_pack_v a[8][8], b[8];
+    size_t j, g, r, m, k, l;
+    uint64_t lane[4];
+    for (j = 0; j + 32 <= j1; j += 32) {
+        for (g = 0; g < 8; g++) {
+            dlgn_pack_v *v = a[g];
+            for (r = 0; r < 8; r++) {
+                memcpy(&v[r], row + (g * 8 + r) * nb + j, 32);
+                __builtin_prefetch((const void *)((uintptr_t)row + (64 + g * 8 + r) * nb + j), 0, 1);
+            }
+            /* lane l of v[m] byte r: row r's byte j + 8l + m; then bit k = input 8(j+8l+m)+k */
+            for (r = 0; r < 4; r++)
+                DLGN_TR(v[r], v[r + 4], 32, m32);
+            for (r = 0; r < 8; r += (r & 1) ? 3 : 1)
+                DLGN_TR(v[r], v[r + 2], 16, m16);
+            for (r = 0; r < 8; r += 2)
+                DLGN_TR(v[r], v[r + 1], 8, m8);
+            for (m = 0; m < 8; m++)
+                DLGN_T8(v[m], dlgn_pack_v);
+        }
+        for (m = 0; m < 8; m++) {
+            for (g = 0; g < 8; g++)
+                b[g] = a[g][m];
+            for (g = 0; g < 4; g++)
+                DLGN_TR(b[g], b[g + 4], 32, m32);
+            for (g = 0; g < 8; g += (g & 1) ? 3 : 1)
+                DLGN_TR(b[g], b[g + 2], 16, m16);
+            for (g = 0; g < 8; g += 2)
+                DLGN_TR(b[g], b[g + 1], 8, m8);
+            for (k = 0; k < 8; k++) {
+                memcpy(lane, &b[k], 32);
+                for (l = 0; l < 4; l++)
+                    memcpy(p + (8 * (j + 8 * l + m) + k) * DLGN_WB8 + 8 * q, &lane[l], 8);
+            }
+        }
+    }
+}
+#endif
+
+static DLGN_NOINLINE unsigned @P@_bpack(const uint8_t *x, size_t rows, dlgn_word *in, size_t ni)
+{
+    unsigned char *p = (unsigned char *)in;
+    size_t g = 0, j0 = 0, nb = (ni + 7) / 8;
+    if (ni && rows < DLGN_WORD_BITS)
+        memset(in, 0, sizeof(dlgn_word) * ni);
+#if defined(DLGN_PACK_FAST)
+    j0 = ni / 8 - (ni / 8) % 32;  /* whole bytes only: no padding bits past the planes */
+    for (; j0 && g + 64 <= rows; g += 64) {
+        size_t h;
+        @P@_bpack64(x + g * nb, g >> 6, p, nb, j0);
+        for (h = 0; h < 64; h += 8)
+            @P@_bpack8(x + (g + h) * nb, 8, g + h, j0, p, nb, ni);
+    }
+#endif
+    for (; g < rows; g += 8)
+        @P@_bpack8(x + g * nb, rows - g < 8 ? rows - g : 8, g, 0, p, nb, ni);
+    (void)j0;
+    return 0;
+}
+
+/* mode 0: output bits (uint8), 1: class counts (int32), 2: predicted class (int32);
+ * + 4: pre-packed input rows */
 static int @P@_run_blocks(const uint8_t *x, size_t n, size_t b0, size_t b1, int mode, void *dst)
 {
+    int packed = mode & 4;
+    size_t stride = packed ? ((size_t)@NI@ + 7) / 8 : (size_t)@NI@;
     size_t nw = (size_t)@NI@ + @NS@ + @NO@ + @NR@, b, j, k, no = @NO@;
     unsigned char *raw = (unsigned char *)malloc(nw * sizeof(dlgn_word) + 64);
     dlgn_word *in, *s, *o, *r;
+    unsigned bad = 0;
     if (!raw)
         return -1;
     in = (dlgn_word *)(void *)(raw + (64 - ((uintptr_t)raw & 63)));
@@ -205,9 +382,12 @@ static int @P@_run_blocks(const uint8_t *x, size_t n, size_t b0, size_t b1, int 
     for (b = b0; b < b1; b++) {
         size_t base = b * DLGN_WORD_BITS;
         size_t rows = n - base < DLGN_WORD_BITS ? n - base : DLGN_WORD_BITS;
-        @P@_pack(x + base * (size_t)@NI@, rows, in, (size_t)@NI@);
-        @P@_eval_block(in, s, o, r);
-        if (mode == 0) {
+        if (packed)
+            bad |= @P@_bpack(x + base * stride, rows, in, (size_t)@NI@);
+        else
+            bad |= @P@_pack(x + base * stride, rows, in, (size_t)@NI@);
+        @P@_eval_block(in, s, (mode & 3) == 0 ? o : NULL, r);
+        if ((mode & 3) == 0) {
             uint8_t *out = (uint8_t *)dst + base * no;
             for (j = 0; j < rows; j++)
                 for (k = 0; k < no; k++)
@@ -217,7 +397,7 @@ static int @P@_run_blocks(const uint8_t *x, size_t n, size_t b0, size_t b1, int 
     }
     (void)r;
     free(raw);
-    return 0;
+    return bad ? -2 : 0;
 }
 
 typedef struct { const uint8_t *x; size_t n, b0, b1; int mode; void *dst; int rc; } @P@_job;
@@ -276,9 +456,11 @@ _HEAD_API = r"""int @P@_scores(const uint8_t *x, size_t n, int32_t *scores_out) 
 int @P@_scores_mt(const uint8_t *x, size_t n, int32_t *scores_out, int threads) { return @P@_run(x, n, 1, scores_out, threads); }
 int @P@_predict(const uint8_t *x, size_t n, int32_t *class_out) { return @P@_run(x, n, 2, class_out, 1); }
 int @P@_predict_mt(const uint8_t *x, size_t n, int32_t *class_out, int threads) { return @P@_run(x, n, 2, class_out, threads); }
+int @P@_predict_packed(const uint8_t *xp, size_t n, int32_t *class_out) { return @P@_run(xp, n, 6, class_out, 1); }
+int @P@_predict_packed_mt(const uint8_t *xp, size_t n, int32_t *class_out, int threads) { return @P@_run(xp, n, 6, class_out, threads); }
 """
 
-_HEAD_UNPACK = r"""        if (mode == 1) {
+_HEAD_UNPACK = r"""        if ((mode & 3) == 1) {
             int32_t *sc = (int32_t *)dst + base * (size_t)@NC@;
             int c, q;
             for (j = 0; j < rows; j++)
@@ -288,7 +470,7 @@ _HEAD_UNPACK = r"""        if (mode == 1) {
                         v |= (int32_t)DLGN_BIT(r + @P@_count_offset[c] + q, j) << q;
                     sc[j * (size_t)@NC@ + (size_t)c] = v;
                 }
-        } else if (mode == 2) {
+        } else if ((mode & 3) == 2) {
             int32_t *cl = (int32_t *)dst + base;
             int q;
             for (j = 0; j < rows; j++) {

@@ -12,6 +12,7 @@ import importlib.util
 import io
 import logging
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -46,22 +47,56 @@ def default_cc() -> str:
 
 
 def host_word_bits() -> int:
-    """Samples per word for this CPU: 256 with AVX2 (also on AVX-512 CPUs: measured as fast
-    as 512-bit words there, and GCC builds it twice as fast), else 128."""
+    """Samples per word for this CPU: 512 with AVX-512F, 256 with AVX2, else 128.
+
+    On the straight-line gate code the front end (instruction fetch over a program far
+    larger than the L1i) limits the speed, so the widest word amortizes it best: on a
+    Zen 4 (AVX-512 double-pumped) 512-bit words measured 1.2x faster than 256-bit ones on
+    the MNIST net, with the same build time (benchmarks/c_bench.py)."""
     flags = cache.cpu_identity()
+    if " avx512f" in flags:
+        return 512
     if " avx2" in flags:
         return 256
     return 128
 
 
-def default_cflags() -> list[str]:
-    """``-O1 -march=native``: on straight-line gate code -O2 measured slower to build (1.4x)
-    and no faster to run (benchmarks/c_bench.py, 48K-gate net)."""
-    return ["-O1", "-march=native"]
+# GCC passes that cost build time and buy nothing on straight-line gate code (every gate
+# is an SSA local, nothing to forward or eliminate): build 3.5 s instead of 7.2 s for the
+# MNIST net's 31K statements, same speed (benchmarks/c_bench.py)
+_GCC_LEAN = ["-fno-tree-dse", "-fno-dse", "-fno-tree-fre", "-fno-tree-dominator-opts",
+             "-fno-tree-pta", "-fno-ipa-modref", "-fno-ipa-pure-const", "-fno-ipa-reference",
+             "-fno-ipa-profile"]
+
+
+def _gcc_major(cc: str) -> int:
+    """GCC's major version, or 0 when ``cc`` is not GCC (clang, unknown, not runnable)."""
+    try:
+        ident = cache.compiler_identity(cc)
+    except RuntimeError:
+        return 0
+    low = ident.lower()
+    if "clang" in low or not ("gcc" in low or "free software foundation" in low):
+        return 0
+    lines = ident.splitlines()
+    m = re.findall(r"(\d+)\.\d+(?:\.\d+)?", lines[1] if len(lines) > 1 else "")
+    return int(m[-1]) if m else 0
+
+
+def default_cflags(cc: str | None = None) -> list[str]:
+    """``-O1 -march=native`` (plus, for GCC ``cc``, passes switched off that only cost build
+    time): on straight-line gate code -O2 measured slower to build (1.4x on a 48K-gate net,
+    3x on the MNIST net) and no faster to run (benchmarks/c_bench.py)."""
+    flags = ["-O1", "-march=native"]
+    major = _gcc_major(cc) if cc is not None else 0
+    if major:
+        flags += [f for f in _GCC_LEAN if f != "-fno-ipa-modref" or major >= 11]
+    return flags
 
 
 class CompiledCModel:
-    """A netlist compiled to C and loaded: ``.outputs(X)``, ``.scores(X)``, ``.predict(X)``.
+    """A netlist compiled to C and loaded: ``.outputs(X)``, ``.scores(X)``, ``.predict(X)``,
+    ``.predict_packed(Xp)`` (rows pre-packed with ``np.packbits(X, axis=1, bitorder="little")``).
 
     ``X``: 2-D bool or uint8 (0/1) array, samples x ``n_inputs``; any batch size."""
 
@@ -84,7 +119,12 @@ class CompiledCModel:
                 f"threads={self.threads})")
 
     def _rows(self, X) -> np.ndarray:
-        X = check_bits(X, self.n_inputs)
+        # type, shape and dtype here; the 0/1 check of uint8 bytes rides along the packing
+        # loop in C (rc -2, see _call), which then raises check_bits' own error
+        if isinstance(X, np.ndarray) and X.ndim == 2:
+            check_bits(X[:0], self.n_inputs)
+        else:
+            check_bits(X, self.n_inputs)
         return np.ascontiguousarray(X).view(np.uint8)
 
     def _call(self, name, X, out):
@@ -95,6 +135,9 @@ class CompiledCModel:
         kind = "uint8_t[]" if out.dtype == np.uint8 else "int32_t[]"
         xb = ffi.from_buffer("uint8_t[]", X) if X.size else ffi.NULL
         rc = fn(xb, X.shape[0], ffi.from_buffer(kind, out), self.threads)
+        if rc == -2:  # a byte other than 0/1: the same error as the simulator's
+            check_bits(X, self.n_inputs)
+            raise ValueError("uint8 input bits must be 0 or 1; encode features first")
         if rc != 0:
             raise MemoryError(f"the compiled model could not allocate its scratch ({name})")
         return out
@@ -115,6 +158,24 @@ class CompiledCModel:
         X = self._rows(X)
         out = np.zeros((X.shape[0], self.n_classes), dtype=np.int32)
         return self._call("dlgn_scores", X, out)
+
+    def predict_packed(self, Xp) -> np.ndarray:
+        """Predicted class int64[N] from pre-packed rows: uint8[N, ceil(n_inputs / 8)] as
+        ``np.packbits(X, axis=1, bitorder="little")`` gives (8x less input to read; the
+        padding bits of the last byte are ignored)."""
+        self._need_head()
+        nb = (self.n_inputs + 7) // 8
+        if not isinstance(Xp, np.ndarray) or Xp.ndim != 2 or Xp.dtype != np.uint8 \
+                or Xp.shape[1] != nb:
+            raise ValueError(f"packed input must be a 2-D uint8 array of {nb} bytes per row "
+                             f"(np.packbits(X, axis=1, bitorder='little')), got "
+                             f"{getattr(Xp, 'dtype', type(Xp).__name__)} "
+                             f"{getattr(Xp, 'shape', '')}")
+        Xp = np.ascontiguousarray(Xp)
+        out = np.zeros(Xp.shape[0], dtype=np.int32)
+        if Xp.shape[0] == 0 or nb == 0:
+            return self.predict(np.zeros((Xp.shape[0], self.n_inputs), np.uint8))
+        return self._call("dlgn_predict_packed", Xp, out).astype(np.int64)
 
     def predict(self, X) -> np.ndarray:
         """Predicted class int64[N] (first maximum on ties)."""
@@ -156,7 +217,7 @@ def build_c(netlist: Netlist, threads: int = 0, word_bits: int | None = None, cc
     ``threads``: sample-block threads per call (0: every CPU this process may use);
     ``word_bits``: 64/128/256/512 (None: :func:`host_word_bits`); ``cc``: the compiler
     (default :func:`default_cc`); ``cflags``: a list or string replacing
-    ``-O1 -march=native``; ``cache_dir``: the cache root (default ``$DLGN_CACHE_DIR`` or
+    ``-O1 -march=native`` (:func:`default_cflags`); ``cache_dir``: the cache root (default ``$DLGN_CACHE_DIR`` or
     ``~/.cache/dlgn``)."""
     from ..backends import c as cback
     if not isinstance(netlist, Netlist):
@@ -175,7 +236,7 @@ def build_c(netlist: Netlist, threads: int = 0, word_bits: int | None = None, cc
         raise ValueError(f"word_bits must be 64, 128, 256 or 512, got {word_bits!r}")
     cc = cc or default_cc()
     if cflags is None:
-        flags = default_cflags()
+        flags = default_cflags(cc)
     elif isinstance(cflags, str):
         flags = shlex.split(cflags)
     else:
