@@ -8,6 +8,16 @@ import pytest
 os.environ.setdefault("DLGN_CACHE_DIR", tempfile.mkdtemp(prefix="dlgn-test-cache-"))
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Small tensors: on a shared 2-core machine, 2 torch threads ran ~30x slower than 1."""
+    import torch
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _has_cuda() -> bool:
     try:
         import torch

@@ -11,13 +11,7 @@ from dlgn.frontend.encoders import IdentityEncoder, OneHotEncoder, ThermometerEn
 from dlgn.runtime.encoding import EncodingError, encode, encoder_n_bits
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Small tensors: on a shared 2-core machine, 2 torch threads ran ~30x slower than 1."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _same(enc, X):

@@ -13,13 +13,7 @@ from dlgn.frontend.functional import logic_forward_hard, logic_forward_literal, 
 from dlgn.frontend.relax import gate_relaxations, op_literal_forward, op_soft_table, phi_fn
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Small tensors: on a shared 2-core machine, 2 torch threads ran ~30x slower than 1."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _case(k, B=7, n_in=9, n_out=13, seed=0, dtype=torch.float64):

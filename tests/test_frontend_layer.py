@@ -12,13 +12,7 @@ from dlgn.frontend.layer import LogicLayer, make_connections
 from dlgn.frontend.relax import op_literal_forward
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Small tensors: on a shared 2-core machine, 2 torch threads ran ~30x slower than 1."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 CASES = [("iwp", k) for k in range(1, 7)] + [("op", 2)]
 
