@@ -62,7 +62,7 @@ rc=${PIPESTATUS[0]}; [ "$rc" = 0 ] || { log "pytest -m gpu: exit $rc"; status=1;
 log "cuda_bench.py"
 MODEL_ARGS=()
 if [ -z "${DLGN_MNIST_MODEL:-}" ]; then   # a trained MNIST model carried along, if any
-  for f in mnist.pt mnist.dlgn.npz examples/mnist*.dlgn.npz; do
+  for f in mnist.pt mnist.dlgn.npz examples/mnist/*.dlgn.npz; do
     [ -f "$f" ] && { DLGN_MNIST_MODEL="$f"; break; }
   done
 fi
