@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
     try:
         rc = args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError, OSError) as e:
+    except (ValueError, TypeError, ImportError, RuntimeError, OSError) as e:
         logging.getLogger("dlgn").debug("error", exc_info=True)
         print(f"dlgn {args.command}: error: {e}", file=sys.stderr)
         return 2

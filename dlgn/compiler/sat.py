@@ -47,7 +47,7 @@ def sat_equivalent(a: Netlist, b: Netlist, solver: str = "cadical153") -> EquivR
     try:
         from pysat.solvers import Solver
     except ImportError as e:  # pragma: no cover - depends on the install
-        raise RuntimeError("SAT checking needs python-sat: pip install python-sat") from e
+        raise ImportError("SAT checking needs python-sat: pip install python-sat") from e
     _check_compatible(a, b)
     if a.n_outputs == 0:
         return EquivResult(True, "sat")
