@@ -25,6 +25,7 @@ import numpy as np
 
 from ..compiler.gates import MAX_ARITY
 from ..compiler.netlist import Netlist
+from ..compiler.toposort import dependencies_first
 
 __all__ = ["read_verilog_logic", "yosys_blif", "prove_verilog", "VerilogReadError"]
 
@@ -198,7 +199,6 @@ def read_verilog_logic(source, module: str = "dlgn_model") -> Netlist:
     n_in = m.x_width
     ids: dict = {("x", i): 2 + i for i in range(n_in)}
     fan, ar, tab = [], [], []
-    state: dict = {}
 
     def node_of(expr) -> tuple[int, bool]:
         """Node id (and inversion) computing ``expr``; builds gates as needed."""
@@ -223,28 +223,16 @@ def read_verilog_logic(source, module: str = "dlgn_model") -> Netlist:
         tab.append(t)
         return 2 + n_in + len(tab) - 1, False
 
+    def reads(sig):
+        if sig[0] != "s" or sig[1] not in m.defs:
+            raise VerilogReadError(f"signal {sig[1]!r} is read but never assigned")
+        sub: list = []
+        m.leaves(m.defs[sig[1]], sub)
+        return sub
+
     def build(leaf):
-        if leaf in ids:
-            return
-        stack = [leaf]
-        while stack:
-            s = stack[-1]
-            if s in ids:
-                stack.pop()
-                continue
-            if s[0] != "s" or s[1] not in m.defs:
-                raise VerilogReadError(f"signal {s[1]!r} is read but never assigned")
-            if state.get(s) is None:
-                state[s] = 1
-                sub: list = []
-                m.leaves(m.defs[s[1]], sub)
-                for x in sub:
-                    if x not in ids:
-                        if state.get(x) == 1:
-                            raise VerilogReadError(f"combinational loop through {x[1]!r}")
-                        stack.append(x)
-                continue
-            stack.pop()
+        for s in dependencies_first([leaf], ids, reads, lambda x: VerilogReadError(
+                f"combinational loop through {x[1]!r}")):
             v, inv = node_of(m.defs[s[1]])
             if inv:  # materialize the inverter as a 1-input gate
                 fan.append([v] + [0] * (MAX_ARITY - 1))

@@ -18,6 +18,7 @@ import numpy as np
 
 from .gates import MAX_ARITY
 from .netlist import Netlist, NetlistError
+from .toposort import dependencies_first
 
 __all__ = ["write_blif", "read_blif", "abc_cec", "find_abc"]
 
@@ -111,33 +112,22 @@ def read_blif(path_or_text, group_sizes=None, tau: float = 1.0) -> Netlist:
             cur["rows"].append(tok)
     ids = {name: 2 + i for i, name in enumerate(inputs)}
     fan, ar, tab = [], [], []
-    state = {}
-    for root in outputs:
-        stack = [root]
-        while stack:
-            s = stack[-1]
-            if s in ids:
-                stack.pop()
-                continue
-            if s not in defs:
-                raise NetlistError(f"BLIF: signal {s!r} is never defined")
-            if state.get(s) is None:
-                state[s] = 1
-                for x in defs[s]["in"]:
-                    if x not in ids:
-                        if state.get(x) == 1:
-                            raise NetlistError(f"BLIF: combinational loop through {x!r}")
-                        stack.append(x)
-                continue
-            stack.pop()
-            d = defs[s]
-            k = len(d["in"])
-            if k > MAX_ARITY:
-                raise NetlistError(f"BLIF: {s!r} has {k} inputs; at most {MAX_ARITY}")
-            ids[s] = 2 + len(inputs) + len(tab)
-            fan.append([ids[x] for x in d["in"]] + [0] * (MAX_ARITY - k))
-            ar.append(k)
-            tab.append(_cover_table(d["rows"], k, s))
+
+    def reads(sig):
+        if sig not in defs:
+            raise NetlistError(f"BLIF: signal {sig!r} is never defined")
+        return defs[sig]["in"]
+
+    for s in dependencies_first(outputs, ids, reads, lambda x: NetlistError(
+            f"BLIF: combinational loop through {x!r}")):
+        d = defs[s]
+        k = len(d["in"])
+        if k > MAX_ARITY:
+            raise NetlistError(f"BLIF: {s!r} has {k} inputs; at most {MAX_ARITY}")
+        ids[s] = 2 + len(inputs) + len(tab)
+        fan.append([ids[x] for x in d["in"]] + [0] * (MAX_ARITY - k))
+        ar.append(k)
+        tab.append(_cover_table(d["rows"], k, s))
     fanin = np.array(fan, dtype=np.int64).reshape(-1, MAX_ARITY)
     K = max(1, max(ar, default=1))
     gs = None if group_sizes is None else np.asarray(group_sizes)
