@@ -16,6 +16,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import sysconfig
 import threading
 import time
@@ -195,7 +196,11 @@ def _compile(tmp: Path, modname: str, source: str, cdef: str, cc: str, flags: li
         ffi.emit_c_code(str(src))
     so = tmp / (modname + sysconfig.get_config_var("EXT_SUFFIX"))
     inc = sysconfig.get_paths()["include"]
-    cmd = [cc, *flags, "-fPIC", "-shared", "-pthread", f"-I{inc}", str(src), "-o", str(so)]
+    # hidden visibility: every model exports the same dlgn_* names, and a process where
+    # some import set RTLD_GLOBAL (pyosys does) would otherwise bind one model's calls to
+    # another model's functions
+    cmd = [cc, *flags, "-fPIC", "-fvisibility=hidden", "-shared", "-pthread", f"-I{inc}",
+           str(src), "-o", str(so)]
     log.debug("compiling: %s", shlex.join(cmd))
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
@@ -204,9 +209,18 @@ def _compile(tmp: Path, modname: str, source: str, cdef: str, cc: str, flags: li
 
 
 def _load(path: Path, modname: str):
+    """Import the built extension with RTLD_LOCAL, whatever dlopen flags an earlier import
+    left set for the process, so its symbols never leak into (or from) other models."""
     spec = importlib.util.spec_from_file_location(modname, path)
     mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    flags = sys.getdlopenflags() if hasattr(sys, "getdlopenflags") else None
+    try:
+        if flags is not None:
+            sys.setdlopenflags(os.RTLD_NOW | os.RTLD_LOCAL)
+        spec.loader.exec_module(mod)
+    finally:
+        if flags is not None:
+            sys.setdlopenflags(flags)
     return mod
 
 
@@ -246,7 +260,7 @@ def build_c(netlist: Netlist, threads: int = 0, word_bits: int | None = None, cc
     t0 = time.perf_counter()
     source = cback.emit(netlist, **opts)
     cdef = cback.cdef(netlist)
-    parts = [source, cdef, " ".join(flags), cache.compiler_identity(cc), "cffi-api-1"]
+    parts = [source, cdef, " ".join(flags), cache.compiler_identity(cc), "cffi-api-2"]
     if any("native" in f for f in flags):
         parts.append(cache.cpu_identity())
     key = cache.cache_key(*parts)
