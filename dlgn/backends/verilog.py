@@ -9,9 +9,13 @@
   Only gates that reach an output are emitted (the rest cannot change any output).
   With ``pipeline=L > 0`` a register bank follows every L logic levels and one follows
   the last level (``ceil(depth / L)`` cycles, at least 1).
-* ``<module>_head`` (netlists with a GroupSum head) — a balanced popcount adder tree per
-  class group and a balanced argmax tree (first maximum on ties); with ``pipeline > 0``
-  every tree level is registered.
+* ``<module>_head`` (netlists with a GroupSum head) — per class group a popcount: a first
+  level of 6:3 compressors (each sum bit one bitwise expression of up to 6 outputs: no
+  carry chains, about half the registers of a 2:1 first level) and a balanced adder tree
+  on their sums; then a balanced argmax tree (first maximum on ties). With
+  ``pipeline > 0`` every tree level is registered; the popcount keeps ``ceil(log2 n)``
+  levels (its root is carried through the levels the compressors save), so the latency
+  is the same as a plain binary tree's.
 * ``<module>`` — the top: ``x`` in, ``class_id`` and ``scores`` out (or ``y`` for a
   netlist without a head); the pipelined form adds ``clk``, ``rst``, ``in_valid``,
   ``out_valid`` and ``localparam LATENCY``.
@@ -310,6 +314,28 @@ def _emit_logic(net: Netlist, plan: _Plan, name: str, lay: VerilogLayout) -> lis
 
 
 # --------------------------------------------------------------------------- head
+def _compress(bits: list[str]) -> list[str]:
+    """Sum bits (LSB first) of the count of ones among 1-bit expressions ``bits``,
+    written with full and half adders as plain bitwise expressions."""
+    cols = [list(bits)]
+    i = 0
+    while i < len(cols):
+        col = cols[i]
+        while len(col) > 1:
+            if i + 1 == len(cols):
+                cols.append([])
+            if len(col) >= 3:
+                a, b, c = col.pop(0), col.pop(0), col.pop(0)
+                col.append(f"({a} ^ {b} ^ {c})")
+                cols[i + 1].append(f"(({a} & {b}) | ({a} & {c}) | ({b} & {c}))")
+            else:
+                a, b = col.pop(0), col.pop(0)
+                col.append(f"({a} ^ {b})")
+                cols[i + 1].append(f"({a} & {b})")
+        i += 1
+    return [col[0] for col in cols]
+
+
 def _emit_head(net: Netlist, name: str, lay: VerilogLayout, piped: bool) -> list[str]:
     C, O = net.n_classes, net.n_outputs
     SW, CW = lay.score_width, lay.class_width
@@ -318,7 +344,8 @@ def _emit_head(net: Netlist, name: str, lay: VerilogLayout, piped: bool) -> list
     regl = _registered_levels(P0 + A0, lay.head_stride) if clocked else set()
     lines = [f"// {name}: GroupSum head. scores[c*{SW} +: {SW}] = number of ones among the "
              f"outputs of class group c;",
-             "// class_id = the first class with the largest score (balanced adder and argmax trees)."]
+             "// class_id = the first class with the largest score (a first level of 6:3 compressors, "
+             "then balanced adder and argmax trees)."]
     if clocked:
         every = "every tree level is" if lay.head_stride == 1 else \
             f"every {lay.head_stride} tree levels (and the last) are"
@@ -343,6 +370,28 @@ def _emit_head(net: Netlist, name: str, lay: VerilogLayout, piped: bool) -> list
     for lvl in range(P):
         for c in range(C):
             cur, nxt = vals[c], []
+            if lvl == 0 and len(cur) > 2:
+                # first level: 6:3 compressors (count up to 6 bits with one bitwise
+                # expression per sum bit: LUT-friendly, no carry chains); the tree is then
+                # shorter than ceil(log2 n) levels and its root is carried (registered
+                # where the level is) to keep the documented latency
+                for i in range(0, len(cur), 6):
+                    chunk = cur[i:i + 6]
+                    if len(chunk) == 1:
+                        e, w, m = chunk[0]
+                        if lvl in regl:
+                            e = make(f"pc{c}_{lvl + 1}_{i // 6}", w, e, lvl)
+                        nxt.append((e, w, m))
+                        continue
+                    k = len(chunk)
+                    bits = _compress([e for e, _, _ in chunk])
+                    w = _bitlen(k)
+                    assert len(bits) == w
+                    expr = "{" + ", ".join(reversed(bits)) + "}"
+                    nm = make(f"pc{c}_{lvl + 1}_{i // 6}", w, expr, lvl)
+                    nxt.append((nm, w, k))
+                vals[c] = nxt
+                continue
             for i in range(0, len(cur) - 1, 2):
                 (ea, wa, ma), (eb, wb, mb) = cur[i], cur[i + 1]
                 w = _bitlen(ma + mb)

@@ -47,7 +47,7 @@ module dlgn_model_logic (
 endmodule
 
 // dlgn_model_head: GroupSum head. scores[c*2 +: 2] = number of ones among the outputs of class group c;
-// class_id = the first class with the largest score (balanced adder and argmax trees).
+// class_id = the first class with the largest score (a first level of 6:3 compressors, then balanced adder and argmax trees).
 module dlgn_model_head (
   input wire [4:0] y,
   output wire [0:0] class_id,
@@ -55,16 +55,14 @@ module dlgn_model_head (
 );
   wire [1:0] pc0_1_0;
   wire [1:0] pc1_1_0;
-  wire [1:0] pc1_2_0;
   wire am_1_0_ge;
   wire am_1_0_i;
   assign pc0_1_0 = {1'b0, y[0]} + {1'b0, y[1]};
-  assign pc1_1_0 = {1'b0, y[2]} + {1'b0, y[3]};
-  assign pc1_2_0 = pc1_1_0 + {1'b0, y[4]};
-  assign am_1_0_ge = pc0_1_0 >= pc1_2_0;
+  assign pc1_1_0 = {((y[2] & y[3]) | (y[2] & y[4]) | (y[3] & y[4])), (y[2] ^ y[3] ^ y[4])};
+  assign am_1_0_ge = pc0_1_0 >= pc1_1_0;
   assign am_1_0_i = am_1_0_ge ? 1'd0 : 1'd1;
   assign class_id = am_1_0_i;
-  assign scores = {pc1_2_0, pc0_1_0};
+  assign scores = {pc1_1_0, pc0_1_0};
 endmodule
 
 `default_nettype wire

@@ -89,7 +89,7 @@ module dlgn_model_logic (
 endmodule
 
 // dlgn_model_head: GroupSum head. scores[c*2 +: 2] = number of ones among the outputs of class group c;
-// class_id = the first class with the largest score (balanced adder and argmax trees).
+// class_id = the first class with the largest score (a first level of 6:3 compressors, then balanced adder and argmax trees).
 // Pipelined: every tree level is registered; latency 3 cycle(s).
 module dlgn_model_head (
   input wire clk,
@@ -99,7 +99,6 @@ module dlgn_model_head (
 );
   reg [1:0] pc0_1_0;
   reg [1:0] pc1_1_0;
-  reg pc1_1_1;
   reg [1:0] pc0_2_0;
   reg [1:0] pc1_2_0;
   wire am_1_0_ge;
@@ -109,13 +108,12 @@ module dlgn_model_head (
   // tree level 1
   always @(posedge clk) begin
     pc0_1_0 <= {1'b0, y[0]} + {1'b0, y[1]};
-    pc1_1_0 <= {1'b0, y[2]} + {1'b0, y[3]};
-    pc1_1_1 <= y[4];
+    pc1_1_0 <= {((y[2] & y[3]) | (y[2] & y[4]) | (y[3] & y[4])), (y[2] ^ y[3] ^ y[4])};
   end
   // tree level 2
   always @(posedge clk) begin
     pc0_2_0 <= pc0_1_0;
-    pc1_2_0 <= pc1_1_0 + {1'b0, pc1_1_1};
+    pc1_2_0 <= pc1_1_0;
   end
   // tree level 3
   always @(posedge clk) begin
