@@ -209,6 +209,11 @@ static unsigned @P@_pack8(const uint8_t *row, size_t nr, size_t g, size_t i, uns
  * (prefetch never faults), so reading past the last row is not pointer arithmetic. */
 #define DLGN_TR(a, b, sh, m) do { dlgn_pack_v x_ = (a), y_ = (b); \
         (a) = (x_ & (m)) | ((y_ << (sh)) & ~(m)); (b) = ((x_ >> (sh)) & (m)) | (y_ & ~(m)); } while (0)
+/* 8x8 byte transpose across the 64-bit lanes of v[0..7] (i_ a size_t loop variable) */
+#define DLGN_TR8(v, i_, m32, m16, m8) do { \
+        for (i_ = 0; i_ < 4; i_++) DLGN_TR((v)[i_], (v)[i_ + 4], 32, m32); \
+        for (i_ = 0; i_ < 8; i_ += (i_ & 1) ? 3 : 1) DLGN_TR((v)[i_], (v)[i_ + 2], 16, m16); \
+        for (i_ = 0; i_ < 8; i_ += 2) DLGN_TR((v)[i_], (v)[i_ + 1], 8, m8); } while (0)
 static unsigned @P@_pack64(const uint8_t *row, size_t q, unsigned char *p, size_t ni)
 {
     const dlgn_pack_v low = DLGN_PACK_LOW;
@@ -229,12 +234,7 @@ static unsigned @P@_pack64(const uint8_t *row, size_t q, unsigned char *p, size_
             }
             a[g] = t;
         }
-        for (g = 0; g < 4; g++)
-            DLGN_TR(a[g], a[g + 4], 32, m32);
-        for (g = 0; g < 8; g += (g & 1) ? 3 : 1)
-            DLGN_TR(a[g], a[g + 2], 16, m16);
-        for (g = 0; g < 8; g += 2)
-            DLGN_TR(a[g], a[g + 1], 8, m8);
+        DLGN_TR8(a, g, m32, m16, m8);
         for (k = 0; k < 8; k++) {
             memcpy(lane, &a[k], 32);
             for (j = 0; j < 4; j++)
@@ -314,24 +314,14 @@ static void @P@_bpack64(const uint8_t *row, size_t q, unsigned char *p, size_t n
                 __builtin_prefetch((const void *)((uintptr_t)row + (64 + g * 8 + r) * nb + j), 0, 1);
             }
             /* lane l of v[m] byte r: row r's byte j + 8l + m; then bit k = input 8(j+8l+m)+k */
-            for (r = 0; r < 4; r++)
-                DLGN_TR(v[r], v[r + 4], 32, m32);
-            for (r = 0; r < 8; r += (r & 1) ? 3 : 1)
-                DLGN_TR(v[r], v[r + 2], 16, m16);
-            for (r = 0; r < 8; r += 2)
-                DLGN_TR(v[r], v[r + 1], 8, m8);
+            DLGN_TR8(v, r, m32, m16, m8);
             for (m = 0; m < 8; m++)
                 DLGN_T8(v[m], dlgn_pack_v);
         }
         for (m = 0; m < 8; m++) {
             for (g = 0; g < 8; g++)
                 b[g] = a[g][m];
-            for (g = 0; g < 4; g++)
-                DLGN_TR(b[g], b[g + 4], 32, m32);
-            for (g = 0; g < 8; g += (g & 1) ? 3 : 1)
-                DLGN_TR(b[g], b[g + 2], 16, m16);
-            for (g = 0; g < 8; g += 2)
-                DLGN_TR(b[g], b[g + 1], 8, m8);
+            DLGN_TR8(b, g, m32, m16, m8);
             for (k = 0; k < 8; k++) {
                 memcpy(lane, &b[k], 32);
                 for (l = 0; l < 4; l++)
