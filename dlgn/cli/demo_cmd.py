@@ -125,7 +125,8 @@ def step_discretize(ctx: DemoContext):
             if int(t) in GATE_TABLES else hex(int(t))
         counts[name] = counts.get(name, 0) + 1
     with torch.no_grad():
-        bits = ctx.net.encode(torch.from_numpy(ctx.data.x_test)).numpy().astype(np.uint8)
+        bits = ctx.test_bits = \
+            ctx.net.encode(torch.from_numpy(ctx.data.x_test)).numpy().astype(np.uint8)
         ctx.net.eval()
         torch_pred = ctx.net(torch.from_numpy(ctx.data.x_test)).argmax(1).numpy()
         ctx.net.train()

@@ -14,18 +14,11 @@ log = logging.getLogger("dlgn.demo")
 __all__ = ["step_optimize", "step_c", "step_cuda"]
 
 
-def _test_bits(ctx) -> np.ndarray:
-    import torch
-    with torch.no_grad():
-        return ctx.net.encode(torch.from_numpy(ctx.data.x_test)).numpy().astype(np.uint8)
-
-
 def step_optimize(ctx):
     """Run the pass pipeline and prove the optimized netlist equal to the discretized one."""
     from ..compiler import optimize_with_report
     from ..compiler.equiv import check_equivalent
-    raw = ctx.raw_netlist = ctx.netlist
-    ctx.test_bits = _test_bits(ctx)
+    raw = ctx.raw_netlist = ctx.netlist   # ctx.test_bits: encoded by the discretize step
     t0 = time.perf_counter()
     opt, report = optimize_with_report(raw)
     secs = time.perf_counter() - t0

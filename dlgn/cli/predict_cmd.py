@@ -37,6 +37,7 @@ def input_bits(net, X: np.ndarray) -> np.ndarray:
 
 
 def run(args) -> int:
+    from ..compiler.simulate import argmax_first
     from ..runtime import build, load_netlist
 
     net = load_netlist(args.artifact, optimize=True)
@@ -47,7 +48,7 @@ def run(args) -> int:
     t0 = time.perf_counter()
     if args.scores:
         s = model.scores(bits)
-        y = np.argmax(s, axis=1).astype(np.int64) if len(s) else np.zeros(0, np.int64)
+        y = argmax_first(s)
         np.save(args.scores, s)
     else:
         y = model.predict(bits)
