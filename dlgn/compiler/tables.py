@@ -12,7 +12,8 @@ import numpy as np
 from .gates import MAX_ARITY
 
 __all__ = ["explode", "implode", "remap", "cofactor", "negate_input", "permute_inputs",
-           "depends_on", "support", "full_mask"]
+           "depends_on", "support", "full_mask", "fix_inputs", "negate_inputs",
+           "identify_inputs", "select_inputs"]
 
 
 def _check_k(k: int) -> int:
@@ -49,10 +50,71 @@ def remap(bits: np.ndarray, src: np.ndarray) -> np.ndarray:
     return np.take_along_axis(bits, src, axis=1)
 
 
-def _ubits(k: int) -> np.ndarray:
-    """ubits[i, u] = value of input x_i in entry u (int64[k, 2**k])."""
-    u = np.arange(1 << k, dtype=np.int64)
-    return np.stack([(u >> (k - 1 - i)) & 1 for i in range(k)]) if k else np.zeros((0, 1), np.int64)
+def _shift(k: int) -> np.ndarray:
+    """Bit position of input x_j in an entry index: int64[1, k] (x_0 is the MSB)."""
+    return (k - 1 - np.arange(k, dtype=np.int64))[None, :]
+
+
+def _entries(k: int) -> np.ndarray:
+    return np.arange(1 << k, dtype=np.int64)[None, :]
+
+
+def _colmask(mask, n: int, k: int) -> np.ndarray:
+    """bool[n, k] per-gate input mask -> int64[n, 1] entry-index bit mask."""
+    m = np.broadcast_to(np.asarray(mask, dtype=bool), (n, k))
+    return (m.astype(np.int64) << _shift(k)).sum(axis=1, keepdims=True)
+
+
+# ---- bit-matrix primitives: every rewrite of a table is one remap of its entries
+def fix_inputs(bits: np.ndarray, k: int, mask, values) -> np.ndarray:
+    """Bit matrices with the inputs in ``mask`` (bool[n, k]) fixed to ``values`` (0/1
+    [n, k]); the result keeps arity k and no longer depends on the fixed inputs."""
+    n = bits.shape[0]
+    m = _colmask(mask, n, k)
+    v = _colmask(np.asarray(values, dtype=bool) & np.asarray(mask, dtype=bool), n, k)
+    return remap(bits, (_entries(k) & ~m) | v)
+
+
+def negate_inputs(bits: np.ndarray, k: int, mask) -> np.ndarray:
+    """Bit matrices of the same gates with the inputs in ``mask`` (bool[n, k]) complemented."""
+    return remap(bits, _entries(k) ^ _colmask(mask, bits.shape[0], k))
+
+
+def identify_inputs(bits: np.ndarray, k: int, rep) -> np.ndarray:
+    """Bit matrices where input j reads input ``rep[:, j]`` (int[n, k], ``rep[:, j] <= j``;
+    ``rep[:, j] == j`` keeps it): the gate seen with fan-in j wired to fan-in rep[j].  An
+    identified input no longer matters."""
+    n = bits.shape[0]
+    rep = np.broadcast_to(np.asarray(rep, dtype=np.int64), (n, k))
+    u = _entries(k)
+    src = np.zeros((n, 1 << k), dtype=np.int64)
+    for j in range(k):
+        val = (u >> (k - 1 - rep[:, j:j + 1])) & 1
+        src |= val << (k - 1 - j)
+    return remap(bits, src)
+
+
+def select_inputs(bits: np.ndarray, k: int, perm, newk=None) -> np.ndarray:
+    """Bit matrices of gates whose new input j (j < ``newk``) is old input ``perm[:, j]``;
+    the old inputs not selected must not matter (they read 0).  ``newk`` (per gate, default
+    k) is the new arity; entries at or above 2**newk are 0.  The result has 2**k columns."""
+    n = bits.shape[0]
+    perm = np.broadcast_to(np.asarray(perm, dtype=np.int64), (n, k))
+    newk = np.broadcast_to(np.asarray(k if newk is None else newk, dtype=np.int64), (n,))
+    u = _entries(k)
+    src = np.zeros((n, 1 << k), dtype=np.int64)
+    for j in range(k):
+        active = (j < newk)[:, None]
+        b = (u >> np.maximum(newk - 1 - j, 0)[:, None]) & 1
+        src |= np.where(active, b << (k - 1 - perm[:, j])[:, None], 0)
+    out = remap(bits, src)
+    return np.where(u < (np.int64(1) << newk)[:, None], out, 0).astype(bits.dtype)
+
+
+# ---- the same rewrites on packed tables
+def _onehot(i, n: int, k: int) -> np.ndarray:
+    i = np.broadcast_to(np.asarray(i, dtype=np.int64), (n,))
+    return np.arange(k)[None, :] == i[:, None]
 
 
 def cofactor(tables, k: int, i, value) -> np.ndarray:
@@ -61,21 +123,15 @@ def cofactor(tables, k: int, i, value) -> np.ndarray:
     k = _check_k(k)
     bits = explode(tables, k)
     n = bits.shape[0]
-    u = np.arange(1 << k, dtype=np.int64)[None, :]
-    p = (k - 1 - np.broadcast_to(np.asarray(i, dtype=np.int64), (n,)))[:, None]
-    v = np.broadcast_to(np.asarray(value, dtype=np.int64), (n,))[:, None]
-    src = (u & ~(np.int64(1) << p)) | (v << p)
-    return implode(remap(bits, src))
+    v = np.broadcast_to(np.asarray(value, dtype=np.int64), (n,))[:, None] != 0
+    return implode(fix_inputs(bits, k, _onehot(i, n, k), np.broadcast_to(v, (n, k))))
 
 
 def negate_input(tables, k: int, i) -> np.ndarray:
     """Tables of the same gates with input ``i`` complemented (per gate or scalar)."""
     k = _check_k(k)
     bits = explode(tables, k)
-    n = bits.shape[0]
-    u = np.arange(1 << k, dtype=np.int64)[None, :]
-    p = (k - 1 - np.broadcast_to(np.asarray(i, dtype=np.int64), (n,)))[:, None]
-    return implode(remap(bits, u ^ (np.int64(1) << p)))
+    return implode(negate_inputs(bits, k, _onehot(i, bits.shape[0], k)))
 
 
 def permute_inputs(tables, k: int, perm) -> np.ndarray:
@@ -84,14 +140,7 @@ def permute_inputs(tables, k: int, perm) -> np.ndarray:
     With fan-ins ``f``, the gate ``(f[perm], permute_inputs(t, k, perm))`` computes the
     same function as ``(f, t)``."""
     k = _check_k(k)
-    bits = explode(tables, k)
-    n = bits.shape[0]
-    perm = np.broadcast_to(np.asarray(perm, dtype=np.int64), (n, k))
-    ub = _ubits(k)  # new entry u' -> value of new input j
-    src = np.zeros((n, 1 << k), dtype=np.int64)
-    for j in range(k):
-        src |= ub[j][None, :] << (k - 1 - perm[:, j])[:, None]
-    return implode(remap(bits, src))
+    return implode(select_inputs(explode(tables, k), k, perm))
 
 
 def depends_on(tables, k: int) -> np.ndarray:

@@ -1,10 +1,13 @@
-"""Optimization passes: each a pure ``Netlist -> Netlist`` in a file of its own.
+"""Optimization passes: each a pure ``Netlist -> PassResult`` in a file named after it.
 
-Every pass takes an optional ``report`` dict that it updates with what it removed."""
+:data:`PASSES` maps each file's name to its pass; the pipeline (``dlgn compile --passes``)
+takes these names.  A pass never mutates its input; ``PassResult.changes`` says what it
+rewrote and ``PassResult.changed`` whether it did anything."""
 from .absorb import absorb_inverters
+from .base import PassResult
 from .bypass import bypass_wires
 from .const_prop import constant_propagation
-from .dead import eliminate_dead
+from .dead import eliminate_dead, live_gates
 from .dup_fanins import merge_duplicate_fanins
 from .fold import fold
 from .renumber import renumber_levels
@@ -13,9 +16,17 @@ from .support import support_reduction
 
 __all__ = ["constant_propagation", "support_reduction", "merge_duplicate_fanins",
            "bypass_wires", "absorb_inverters", "structural_hashing", "fold",
-           "eliminate_dead", "renumber_levels", "PASSES"]
+           "eliminate_dead", "live_gates", "renumber_levels", "PASSES", "PassResult"]
 
-#: Every pass by name.
-PASSES = {f.__name__: f for f in (constant_propagation, support_reduction,
-                                  merge_duplicate_fanins, bypass_wires, absorb_inverters,
-                                  structural_hashing, fold, eliminate_dead, renumber_levels)}
+#: Every pass by the name of its file.
+PASSES = {
+    "const_prop": constant_propagation,
+    "dup_fanins": merge_duplicate_fanins,
+    "support": support_reduction,
+    "bypass": bypass_wires,
+    "absorb": absorb_inverters,
+    "strash": structural_hashing,
+    "fold": fold,
+    "dead": eliminate_dead,
+    "renumber": renumber_levels,
+}

@@ -5,8 +5,9 @@ import numpy as np
 
 from ..netlist import Netlist
 from ._remap import select_gates, used_mask
+from .base import PassResult
 
-__all__ = ["eliminate_dead"]
+__all__ = ["eliminate_dead", "live_gates"]
 
 
 def live_gates(net: Netlist) -> np.ndarray:
@@ -27,15 +28,12 @@ def live_gates(net: Netlist) -> np.ndarray:
     return live[first:]
 
 
-def eliminate_dead(net: Netlist, report: dict | None = None) -> Netlist:
+def eliminate_dead(net: Netlist) -> PassResult:
     """Drop every gate outside the transitive fan-in of the outputs, keeping the order of
     the rest.
 
     Pre: ``net.check()`` holds.  Post: same outputs on every input, ``check()`` holds,
-    every remaining gate reaches an output; ``report["dead"]`` counts the removed gates."""
+    every remaining gate reaches an output; ``changes["dead"]`` counts the removed gates."""
     keep = np.flatnonzero(live_gates(net))
-    if report is not None:
-        report["dead"] = report.get("dead", 0) + int(net.n_gates - keep.size)
-    if keep.size == net.n_gates:
-        return net.copy()
-    return select_gates(net, keep)
+    dead = int(net.n_gates - keep.size)
+    return PassResult(net if dead == 0 else select_gates(net, keep), {"dead": dead})
