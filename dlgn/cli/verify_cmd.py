@@ -45,13 +45,7 @@ def _frontend_check(path, net, X):
     model.eval()
     with torch.no_grad():
         xb = torch.from_numpy(X.astype(np.float32))
-        if getattr(model, "encoder", None) is None:
-            s = model(xb)
-        else:  # random *bits* go past the encoder, straight into the layers
-            h = xb
-            for layer in model.layers:
-                h = layer(h)
-            s = model.head(h)
+        s = model.forward_bits(xb)  # random *bits*: past the encoder, into the layers
         y = s.argmax(dim=1).cpu().numpy().astype(np.int64)
     ref = predict(net, X)
     bad = int((y != ref).sum())

@@ -3,7 +3,8 @@
 A netlist under construction is addressed by **literals**: ``2 * node + negated``, where a
 node is constant 0 (node 0), constant 1 (node 1), a primary input (nodes ``2 ..
 1 + n_inputs``) or a gate made so far.  :data:`FALSE` = 0 (node 0) and :data:`TRUE` = 2
-(node 1); literals 1 and 3 (negated constants) are accepted and mean the other constant.
+(node 1); literals 1 and 3 (negated constants) are accepted and mean the other constant
+(a fan-in reads the other constant node; an output keeps the node and its ``invert``).
 The literal of input ``i`` is ``2 * (2 + i)``.  A negated literal costs
 nothing: the builder absorbs it into the reading gate's table, or into the output's
 ``invert`` flag.
@@ -494,7 +495,6 @@ class NetlistBuilder:
         if o.size and ((o < 0) | (o >= 2 * self.n_nodes)).any():
             bad = int(o[(o < 0) | (o >= 2 * self.n_nodes)][0])
             raise BuilderError(f"output literal {bad} is not a literal made so far")
-        o = np.where((o == 1) | (o == 3), 3 - o, o)  # NOT 0 -> node 1, NOT 1 -> node 0
         n = self._n
         K = max(1, int(self._ar[:n].max(initial=0)))
         fan = self._fan[:n, :K].copy()

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .builder import NetlistBuilder
 from .gates import MAX_ARITY
+from .lower import lower_layers
 from .netlist import Netlist
 
 __all__ = ["random_netlist", "random_layered"]
@@ -27,27 +29,26 @@ def random_netlist(seed=0, n_inputs: int = 8, n_gates: int = 32, max_arity: int 
     rng = _rng(seed)
     if not 1 <= max_arity <= MAX_ARITY or not 0 <= min_arity <= max_arity:
         raise ValueError("need 0 <= min_arity <= max_arity <= 6 and max_arity >= 1")
-    K = max_arity
     first = 2 + n_inputs
-    fanin = np.zeros((n_gates, K), dtype=np.int64)
+    b = NetlistBuilder(n_inputs, rewrite=False, capacity=n_gates)
     arity = rng.integers(min_arity, max_arity + 1, size=n_gates)
-    table = np.zeros(n_gates, dtype=np.uint64)
-    for g in range(n_gates):
+    for g in range(n_gates):  # one gate at a time: a gate may read the one just made
         node = first + g
         lo = 2 if window is None else max(2, node - window)
         k = int(arity[g])
+        fan = []
         for i in range(k):
             if node <= 2 or rng.random() < p_const:
-                fanin[g, i] = rng.integers(0, 2)
+                fan.append(int(rng.integers(0, 2)))
             elif i and rng.random() < p_dup:
-                fanin[g, i] = fanin[g, rng.integers(0, i)]
+                fan.append(fan[int(rng.integers(0, i))])
             else:
-                fanin[g, i] = rng.integers(lo, node)
+                fan.append(int(rng.integers(lo, node)))
         nbits = 1 << k
         t = int(rng.integers(0, 1 << min(nbits, 62), dtype=np.int64))
         if nbits == 64:
             t |= int(rng.integers(0, 4)) << 62
-        table[g] = t
+        b.add(np.array([fan], dtype=np.int64).reshape(1, k) * 2, np.array([t], dtype=np.uint64))
     n_nodes = first + n_gates
     outputs = np.empty(n_outputs, dtype=np.int64)
     for o in range(n_outputs):
@@ -61,7 +62,7 @@ def random_netlist(seed=0, n_inputs: int = 8, n_gates: int = 32, max_arity: int 
         group_sizes = np.diff(np.concatenate([[0], cuts, [n_outputs]]))
     else:
         group_sizes = np.zeros(0, dtype=np.int32)
-    return Netlist(n_inputs, fanin, arity, table, outputs, invert, group_sizes, tau).check()
+    return b.finish(2 * outputs + invert, group_sizes, tau)
 
 
 def random_layered(seed=0, n_inputs: int = 784, layers=(8000,) * 4, arity: int = 2,
@@ -70,7 +71,6 @@ def random_layered(seed=0, n_inputs: int = 784, layers=(8000,) * 4, arity: int =
 
     ``tables``: None draws uniform random truth tables; otherwise an array of allowed tables
     to draw from."""
-    from .lower import lower_layers
     rng = _rng(seed)
     specs, width = [], n_inputs
     nbits = 1 << arity

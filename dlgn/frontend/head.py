@@ -24,6 +24,12 @@ class GroupSum(nn.Module):
                              f"n_classes={self.n_classes}")
         return [width // self.n_classes] * self.n_classes
 
+    def lower(self, builder, in_lits):
+        """The head adds no gates: its outputs are ``in_lits``, split into
+        :meth:`group_sizes` (the compiler's ``lower_head`` turns it into gates)."""
+        self.group_sizes(len(in_lits))
+        return in_lits
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 2:
             raise ValueError(f"GroupSum expects [batch, width], got {tuple(x.shape)}")

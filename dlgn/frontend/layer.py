@@ -196,6 +196,15 @@ class LogicLayer(nn.Module):
         return self.idx.detach().cpu().numpy().astype(np.int64)
 
     # ------------------------------------------------------------------ forward
+    def lower(self, builder, in_lits) -> np.ndarray:
+        """Add the discretized gates to ``builder`` reading ``in_lits`` (one literal per
+        input feature); returns the literals of the outputs."""
+        from dlgn.compiler.lower import add_layer
+        if len(in_lits) != self.in_features:
+            raise ValueError(f"{type(self).__name__} reads {self.in_features} features, "
+                             f"got {len(in_lits)} literals")
+        return add_layer(builder, in_lits, self.fanin(), self.tables())
+
     def _relaxed_fn(self, x):
         if self.backend == "torch":
             return logic_forward_torch

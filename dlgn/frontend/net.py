@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dlgn.compiler.lower import lower_layers
+from dlgn.compiler.builder import NetlistBuilder
 from dlgn.compiler.netlist import Netlist
 from .encoders import _Encoder, encoder_from_dict
 from .head import GroupSum
@@ -112,9 +112,13 @@ class LogicNet(nn.Module):
         return x
 
     def forward(self, x) -> torch.Tensor:
-        h = self.encode(x)
+        return self.forward_bits(self.encode(x))
+
+    def forward_bits(self, bits: torch.Tensor) -> torch.Tensor:
+        """Class scores from the encoded input bits: the layers, then the head.  This is
+        the one "layers then head" that ``forward``, training and ``dlgn verify`` use."""
         w = self.layers[0].weight
-        h = h.to(device=w.device, dtype=w.dtype if h.dtype.is_floating_point else None)
+        h = bits.to(device=w.device, dtype=w.dtype if bits.dtype.is_floating_point else None)
         for layer in self.layers:
             h = layer(h)
         return self.head(h)
@@ -131,9 +135,15 @@ class LogicNet(nn.Module):
 
     # ------------------------------------------------------------------ compile
     def discretize(self) -> Netlist:
-        """The discretized net as a :class:`dlgn.compiler.Netlist` (inputs: the encoded bits)."""
-        layers = [(layer.fanin(), layer.tables()) for layer in self.layers]
-        return lower_layers(self.n_inputs, layers,
-                            group_sizes=self.head.group_sizes(self.layers[-1].out_features),
-                            tau=self.head.tau,
-                            meta={"encoder": self.config["encoder"], "config": self.config})
+        """The discretized net as a :class:`dlgn.compiler.Netlist` (inputs: the encoded bits).
+
+        Each module lowers itself (``lower(builder, in_lits) -> out_lits``), in the order
+        :meth:`forward_bits` runs them; nothing is folded here (``dlgn.compiler.optimize``
+        does that), so gate j of layer l is the netlist's gate (gates before l) + j."""
+        b = NetlistBuilder(self.n_inputs, rewrite=False, capacity=self.n_gates)
+        lits = b.input_lits()
+        for module in self.layers:
+            lits = module.lower(b, lits)
+        lits = self.head.lower(b, lits)
+        return b.finish(lits, group_sizes=self.head.group_sizes(len(lits)), tau=self.head.tau,
+                        meta={"encoder": self.config["encoder"], "config": self.config})

@@ -104,21 +104,17 @@ def _resolve_device(device) -> torch.device:
 
 
 def _can_encode(net) -> bool:
-    """Whether the net's fixed encoder can run once up front: it has ``encode`` and either
-    ``forward_bits`` or the LogicNet structure (``layers`` + ``head``)."""
-    return callable(getattr(net, "encode", None)) and (
-        callable(getattr(net, "forward_bits", None))
-        or (hasattr(net, "layers") and hasattr(net, "head")))
+    """Whether the net's fixed encoder can run once up front: it has ``encode`` and
+    ``forward_bits``."""
+    return callable(getattr(net, "encode", None)) and callable(getattr(net, "forward_bits", None))
 
 
 def _forward_bits(net, bits: torch.Tensor) -> torch.Tensor:
     fb = getattr(net, "forward_bits", None)
     if callable(fb):
         return fb(bits)
-    h = bits
-    for layer in net.layers:
-        h = layer(h)
-    return net.head(h)
+    raise TypeError(f"{type(net).__name__} has no forward_bits(bits): it cannot be trained on "
+                    f"pre-encoded bits")
 
 
 @torch.no_grad()
