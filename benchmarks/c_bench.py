@@ -276,7 +276,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="dlgn-c-bench-") as td:
         tmp = Path(td)
         if args.model:
-            from dlgn.runtime import load_netlist
+            from dlgn.cli.models import load_netlist
             net = load_netlist(args.model)
         else:
             net = random_layered(0, n_inputs=784, layers=[int(v) for v in args.layers.split(",")],

@@ -31,7 +31,7 @@ def _sim():
 def load_net(args):
     from dlgn.compiler import random_layered
     if args.model:
-        from dlgn.runtime.artifact import load_netlist
+        from dlgn.cli.models import load_netlist
         return "mnist:" + args.model, load_netlist(args.model, optimize=True)
     # the MNIST net's shape: 800 input bits (20x20 crop, 2-bit thermometer), 6 x 8000 gates
     return "random 800-6x8000-10", random_layered(0, 800, (8000,) * 6, n_classes=10)

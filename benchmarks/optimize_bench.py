@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from dlgn.compiler import GATE_TABLES, optimize, random_layered  # noqa: E402
-from dlgn.compiler.blif import write_blif  # noqa: E402
+from dlgn.compiler.io.blif import write_blif  # noqa: E402
 from dlgn.compiler.simulate import pack_bits, simulate_words  # noqa: E402
 
 
@@ -85,7 +85,7 @@ def yosys_lut6(net):
 def per_pass(path):
     """What each pass run removes on a trained model: one row per pass and iteration."""
     from dlgn.compiler import optimize_with_report
-    from dlgn.runtime.artifact import load_netlist
+    from dlgn.cli.models import load_netlist
     net = load_netlist(path)
     opt, rows = optimize_with_report(net)
     print(f"{path}: {net.n_gates:,} gates -> {opt.n_gates:,}, depth {opt.depth()}")

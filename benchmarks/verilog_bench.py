@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 def _net(args):
     from dlgn.compiler.generate import random_layered
     if args.model:
-        from dlgn.runtime.artifact import load_netlist
+        from dlgn.cli.models import load_netlist
         return load_netlist(args.model)
     width, depth = (int(v) for v in args.layers.lower().split("x"))
     layers = (width,) * depth

@@ -24,6 +24,7 @@ _LAZY = {
     # backends and runtime
     "emit": "dlgn.backends",
     "build": "dlgn.runtime",
+    "load_netlist": "dlgn.cli.models",
     # frontend (torch)
     "LogicLayer": "dlgn.frontend",
     "LogicNet": "dlgn.frontend",

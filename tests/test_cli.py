@@ -78,3 +78,18 @@ def test_bad_input_is_a_clear_error(trained, capsys):
     rc = main(["-q", "compile", str(d / "missing.pt"), "-o", str(d / "x")])
     assert rc == 2
     assert "missing.pt" in capsys.readouterr().err
+
+
+def test_compile_runs_a_chosen_pass_pipeline(trained, tmp_path):
+    d, net, data = trained
+    out = tmp_path / "p"
+    assert main(["-q", "compile", str(d / "model.pt"), "-o", str(out), "--report",
+                 "--passes", "const_prop,support,dead"]) == 0
+    rep = json.loads((out / "report.json").read_text())
+    assert {r["pass"] for r in rep["passes"]} == {"const_prop", "support", "dead"}
+    nl = Netlist.load(out / "model.dlgn.npz")
+    X = np.random.default_rng(0).integers(0, 2, (200, nl.n_inputs)).astype(np.uint8)
+    assert np.array_equal(predict(nl, X), predict(net.discretize(), X))
+    assert main(["-q", "compile", str(d / "model.pt"), "-o", str(tmp_path / "q"),
+                 "--passes", "fold,nope"]) != 0
+    assert not (tmp_path / "q" / "model.dlgn.npz").exists()

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 from dlgn.frontend.encoders import IdentityEncoder, OneHotEncoder, ThermometerEncoder, \
     encoder_from_dict
-from dlgn.runtime.encoding import EncodingError, encode, encoder_n_bits
+from dlgn.compiler.encoding import EncodingError, encode, encoder_n_bits
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -172,7 +172,7 @@ def test_a_nudged_threshold_is_caught():
 def test_runtime_encoding_does_not_import_torch():
     import subprocess
     import sys
-    code = ("import sys, numpy as np; from dlgn.runtime.encoding import encode; "
+    code = ("import sys, numpy as np; from dlgn.compiler.encoding import encode; "
             "encode({'type': 'identity', 'n_features': 2}, np.zeros((1, 2))); "
             "sys.exit(1 if 'torch' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

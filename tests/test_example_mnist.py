@@ -10,7 +10,7 @@ import pytest
 
 from dlgn.compiler import Netlist
 from dlgn.compiler.simulate import predict
-from dlgn.runtime.encoding import encode
+from dlgn.compiler.encoding import encode
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,7 @@ from dlgn.frontend.checkpoint import ModelFileError, load_model, read_model_file
 from dlgn.frontend.encoders import OneHotEncoder, ThermometerEncoder
 from dlgn.frontend.head import GroupSum
 from dlgn.frontend.net import LogicNet
-from dlgn.runtime.encoding import encode
+from dlgn.compiler.encoding import encode
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -170,7 +170,7 @@ def test_cuda_training(monk1):
 def test_cli_train_end_to_end(tmp_path):
     from dlgn.cli import main
     from dlgn.frontend.checkpoint import load_model, read_model_file
-    from dlgn.runtime.artifact import load_netlist
+    from dlgn.cli.models import load_netlist
     out, ck = tmp_path / "m.pt", tmp_path / "ck.pt"
     rc = main(["-q", "train", "--dataset", "monk1", "--layers", "2x40", "--tau", "4",
                "--epochs", "3", "--batch-size", "16", "--lr", "0.1", "--seed", "3",

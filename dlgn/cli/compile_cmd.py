@@ -19,6 +19,10 @@ def add_parser(sub):
     p.add_argument("--report", action="store_true",
                    help="write report.json: gates, depth and what each pass removed")
     p.add_argument("--no-optimize", action="store_true", help="skip the pass pipeline")
+    p.add_argument("--passes", default=None, metavar="A,B,C",
+                   help="the pass pipeline, run to a fixed point (default: fold,dead,renumber;"
+                        " passes: const_prop, dup_fanins, support, bypass, absorb, strash, "
+                        "fold, dead, renumber)")
     p.add_argument("--pipeline", type=int, default=0, metavar="L",
                    help="Verilog: a register stage every L logic levels (0: combinational)")
     p.add_argument("--head-stride", type=int, default=1, metavar="S",
@@ -35,17 +39,21 @@ def add_parser(sub):
 def run(args) -> int:
     from ..backends import write_files
     from ..compiler import optimize_with_report
+    from ..compiler.pipeline import resolve_passes
     from ..compiler.analysis import stats
-    from ..runtime.artifact import NETLIST_SUFFIX, load_netlist
+    from ..runtime.artifact import NETLIST_SUFFIX
+    from .models import load_netlist
 
     targets = [t.strip() for t in args.target.split(",") if t.strip()]
+    if args.passes is not None:
+        resolve_passes(args.passes)  # validate before any work
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     net = load_netlist(args.model)
     before = stats(net)
     passes = []
     if not args.no_optimize:
-        net, passes = optimize_with_report(net)
+        net, passes = optimize_with_report(net, passes=args.passes)
     path = out / (args.name + NETLIST_SUFFIX)
     net.save(path)
     log.info("netlist: %d inputs, %d gates -> %d gates, depth %d, written to %s",

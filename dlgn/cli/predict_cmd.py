@@ -32,13 +32,14 @@ def input_bits(net, X: np.ndarray) -> np.ndarray:
         X.dtype == np.bool_ or (X.dtype == np.uint8 and (X.size == 0 or X.max() <= 1)))
     if is_bits or not enc:
         return X
-    from ..runtime.encoding import encode
+    from ..compiler.encoding import encode
     return encode(enc, X)
 
 
 def run(args) -> int:
     from ..compiler.simulate import argmax_first
-    from ..runtime import build, load_netlist
+    from ..runtime import build
+    from .models import load_netlist
 
     net = load_netlist(args.artifact, optimize=True)
     X = np.load(args.input, allow_pickle=False)

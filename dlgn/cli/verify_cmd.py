@@ -56,7 +56,8 @@ def run(args) -> int:
     from ..compiler import optimize
     from ..compiler.equiv import check_equivalent
     from ..compiler.simulate import predict, scores
-    from ..runtime import build, load_netlist
+    from ..runtime import build
+    from .models import load_netlist
 
     if args.vectors < 1:
         raise ValueError("--vectors must be >= 1")

@@ -9,7 +9,7 @@
 Each has ``fit(X)``, ``forward(X) -> float 0/1 bits``, ``n_features`` (raw features),
 ``n_bits`` (output bits), ``to_dict()`` (JSON) and ``from_dict()``.  Thresholds and
 categories are float64 buffers and every comparison is made in float64, so
-:func:`dlgn.runtime.encoding.encode` (numpy) gives the same bits exactly.
+:func:`dlgn.compiler.encoding.encode` (numpy) gives the same bits exactly.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dlgn.runtime.encoding import check_encoder_dict, check_features
+from dlgn.compiler.encoding import check_encoder_dict, check_features
 
 __all__ = ["ThermometerEncoder", "OneHotEncoder", "IdentityEncoder", "encoder_from_dict",
            "THERMOMETER_METHODS"]

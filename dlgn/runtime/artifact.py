@@ -1,4 +1,7 @@
-"""Finding the netlist behind whatever a user passes on the command line."""
+"""Finding the netlist behind a path: a netlist file or a compile output directory.
+
+Trained models (``.pt``) are the frontend's: discretizing one needs torch, so it happens in
+the CLI (:func:`dlgn.cli.models.load_netlist`, also ``dlgn.load_netlist``), never here."""
 from __future__ import annotations
 
 import logging
@@ -6,17 +9,15 @@ from pathlib import Path
 
 from ..compiler.netlist import Netlist, NetlistFormatError
 
-__all__ = ["load_netlist", "NETLIST_SUFFIX"]
+__all__ = ["load_netlist", "NETLIST_SUFFIX", "MODEL_SUFFIXES"]
 
 log = logging.getLogger(__name__)
 NETLIST_SUFFIX = ".dlgn.npz"
+MODEL_SUFFIXES = (".pt", ".pth")
 
 
-def load_netlist(path, *, optimize: bool = False) -> Netlist:
-    """A Netlist from a netlist file, a compile output directory, or a trained model (.pt).
-
-    A directory must hold exactly one ``*.dlgn.npz`` file.  A ``.pt`` model is discretized
-    (this imports torch); ``optimize=True`` then runs the pass pipeline on it."""
+def netlist_path(path) -> Path:
+    """The netlist file a path names: itself, or the one ``*.dlgn.npz`` in a directory."""
     p = Path(path)
     if p.is_dir():
         found = sorted(p.glob("*" + NETLIST_SUFFIX))
@@ -26,11 +27,13 @@ def load_netlist(path, *, optimize: bool = False) -> Netlist:
         p = found[0]
     if not p.exists():
         raise FileNotFoundError(f"{p}: no such model, netlist or directory")
-    if p.suffix in (".pt", ".pth"):
-        from ..frontend.checkpoint import load_model  # torch, lazily
-        net = load_model(p).discretize()
-        if optimize:
-            from ..compiler import optimize as _opt
-            net = _opt(net)
-        return net
+    return p
+
+
+def load_netlist(path) -> Netlist:
+    """A Netlist from a netlist file or a compile output directory (one ``*.dlgn.npz``)."""
+    p = netlist_path(path)
+    if p.suffix in MODEL_SUFFIXES:
+        raise NetlistFormatError(f"{p}: a trained model, not a netlist; discretize it with "
+                                 f"dlgn.load_netlist() or `dlgn compile`")
     return Netlist.load(p)

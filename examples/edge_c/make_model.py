@@ -16,7 +16,7 @@ from dlgn.compiler import random_layered
 def make(outdir, model=None, samples=1000, seed=0):
     outdir = Path(outdir)
     if model:
-        from dlgn.runtime import load_netlist
+        from dlgn.cli.models import load_netlist
         net = load_netlist(model)
     else:
         net = random_layered(seed, n_inputs=64, layers=(512, 400), arity=2, n_classes=10)

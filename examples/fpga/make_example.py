@@ -29,7 +29,7 @@ def monk_points() -> np.ndarray:
 def main(argv=None) -> int:
     from dlgn.backends.verilog import write_files
     from dlgn.compiler import optimize
-    from dlgn.runtime.artifact import load_netlist
+    from dlgn.cli.models import load_netlist
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(HERE / "monk1.dlgn.npz"))
