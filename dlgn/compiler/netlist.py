@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .atomic import write_bytes_atomic
 from .gates import MAX_ARITY
 
 __all__ = ["Netlist", "NetlistError", "NetlistFormatError", "FORMAT_NAME", "FORMAT_VERSION"]
@@ -244,11 +245,7 @@ class Netlist:
         buf = io.BytesIO()
         arrays = {name: getattr(self, name) for name in _ARRAYS}
         np.savez(buf, header=np.frombuffer(header, dtype=np.uint8), **arrays)
-        path = os.fspath(path)
-        tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "wb") as f:
-            f.write(buf.getvalue())
-        os.replace(tmp, path)
+        write_bytes_atomic(path, buf.getvalue())
 
     @classmethod
     def load(cls, path) -> "Netlist":
