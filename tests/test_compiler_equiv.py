@@ -6,9 +6,10 @@ import pytest
 from _compiler_util import all_inputs, same_function
 from dlgn.compiler import GATE_TABLES, NetlistError, optimize, random_layered, \
     random_netlist, simulate
-from dlgn.compiler.blif import abc_cec, find_abc, read_blif, write_blif
+from dlgn.compiler.io.blif import parse_blif, read_blif, write_blif
 from dlgn.compiler.equiv import check_equivalent, exhaustive_words
 from dlgn.compiler.passes import support_reduction
+from dlgn.tools.abc import cec as abc_cec, find_abc
 
 pytest.importorskip("pysat", reason="python-sat is not installed")
 needs_abc = pytest.mark.skipif(find_abc() is None, reason="no ABC binary (pyosys or berkeley-abc)")
@@ -164,7 +165,7 @@ def test_read_blif_covers_and_errors():
 1
 .end
 """
-    net = read_blif(text)
+    net = parse_blif(text)
     X = all_inputs(3)
     y = simulate(net, X)
     a, b, c = X[:, 0], X[:, 1], X[:, 2]
@@ -177,7 +178,7 @@ def test_read_blif_covers_and_errors():
                 ".inputs a\n.outputs o\n.names o p\n1 1\n.names p o\n1 1\n",  # loop
                 ".inputs a b c d e f g\n.outputs o\n.names a b c d e f g o\n1111111 1\n"):
         with pytest.raises(NetlistError):
-            read_blif(bad)
+            parse_blif(bad)
 
 
 @needs_abc

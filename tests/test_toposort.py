@@ -2,7 +2,7 @@
 import pytest
 
 from dlgn.backends.verilog_read import VerilogReadError, read_verilog_logic
-from dlgn.compiler.blif import read_blif
+from dlgn.compiler.io.blif import parse_blif
 from dlgn.compiler.netlist import NetlistError
 from dlgn.compiler.toposort import dependencies_first
 
@@ -35,9 +35,9 @@ def test_loops_raise(g, root):
 
 def test_readers_report_loops_and_undefined_signals():
     with pytest.raises(NetlistError, match="loop through"):
-        read_blif(".inputs a\n.outputs o\n.names a p o\n11 1\n.names o p\n1 1\n")
+        parse_blif(".inputs a\n.outputs o\n.names a p o\n11 1\n.names o p\n1 1\n")
     with pytest.raises(NetlistError, match="never defined"):
-        read_blif(".inputs a\n.outputs o\n.names a z o\n11 1\n")
+        parse_blif(".inputs a\n.outputs o\n.names a z o\n11 1\n")
     pytest.importorskip("pyverilog")
     head = "module m_logic(input wire [1:0] x, output wire [0:0] y);\n"
     with pytest.raises(VerilogReadError, match="loop through"):

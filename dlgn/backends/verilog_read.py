@@ -6,10 +6,13 @@
   *evaluating its expression* on all assignments of the signals it reads (so the reader
   shares no table or template with the emitter).  Registers of the pipelined form are
   read as wires: the result is the combinational function the pipeline computes.
-* :func:`yosys_blif` has Yosys (pyosys, in a subprocess) read the Verilog and write the
-  logic module as BLIF; :func:`prove_verilog` then runs ABC ``cec`` between that BLIF and
-  the netlist's own BLIF export (:func:`dlgn.compiler.blif.write_blif`): a formal proof
-  that the emitted text computes the netlist's outputs.
+  The gates are made through :class:`~dlgn.compiler.builder.NetlistBuilder` (one logic
+  level per ``add`` call, ``rewrite=True``: wires, inverters and constants fold away).
+* :func:`yosys_blif` has Yosys (:func:`dlgn.tools.yosys.run_yosys`) read the Verilog and
+  write the logic module as BLIF; :func:`prove_verilog` then runs ABC ``cec``
+  (:func:`dlgn.tools.abc.cec`) between that BLIF and the netlist's own BLIF export
+  (:func:`dlgn.compiler.io.blif.write_blif`): a formal proof that the emitted text computes
+  the netlist's outputs.
 """
 from __future__ import annotations
 
@@ -17,15 +20,18 @@ import logging
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ..compiler.builder import NetlistBuilder
 from ..compiler.gates import MAX_ARITY
+from ..compiler.io.blif import write_blif
 from ..compiler.netlist import Netlist
 from ..compiler.toposort import dependencies_first
+from ..tools.abc import abc_path, cec
+from ..tools.yosys import run_yosys
 
 __all__ = ["read_verilog_logic", "yosys_blif", "prove_verilog", "VerilogReadError"]
 
@@ -197,15 +203,22 @@ def read_verilog_logic(source, module: str = "dlgn_model") -> Netlist:
     if sorted(m.ydefs) != list(range(m.y_width)):
         raise VerilogReadError(f"{want}: not every bit of y is assigned exactly once")
     n_in = m.x_width
-    ids: dict = {("x", i): 2 + i for i in range(n_in)}
-    fan, ar, tab = [], [], []
+    level: dict = {("x", i): 0 for i in range(n_in)}
+    by_level: dict[int, list] = {}  # level -> [(signal or ("y", o), leaves, table)]
 
-    def node_of(expr) -> tuple[int, bool]:
-        """Node id (and inversion) computing ``expr``; builds gates as needed."""
+    def reads(sig):
+        if sig[0] == "x":
+            raise VerilogReadError(f"x[{sig[1]}] is read but x has {n_in} bits")
+        if sig[1] not in m.defs:
+            raise VerilogReadError(f"signal {sig[1]!r} is read but never assigned")
+        sub: list = []
+        m.leaves(m.defs[sig[1]], sub)
+        return sub
+
+    def visit(key, expr):
+        """Tabulate ``expr`` over the signals it reads; file it under its logic level."""
         lv: list = []
         m.leaves(expr, lv)
-        for leaf in lv:
-            build(leaf)
         k = len(lv)
         if k > MAX_ARITY:
             raise VerilogReadError(f"an expression reads {k} signals; at most {MAX_ARITY}")
@@ -214,48 +227,34 @@ def read_verilog_logic(source, module: str = "dlgn_model") -> Netlist:
             env = {leaf: (u >> (k - 1 - i)) & 1 for i, leaf in enumerate(lv)}
             if m.value(expr, env) & 1:
                 t |= 1 << u
-        if k == 0:
-            return (1 if t & 1 else 0), False
-        if k == 1 and t in (1, 2):  # a wire or an inverter
-            return ids[lv[0]], t == 1
-        fan.append([ids[leaf] for leaf in lv] + [0] * (MAX_ARITY - k))
-        ar.append(k)
-        tab.append(t)
-        return 2 + n_in + len(tab) - 1, False
+        level[key] = 1 + max((level[x] for x in lv), default=0)
+        by_level.setdefault(level[key], []).append((key, lv, t))
 
-    def reads(sig):
-        if sig[0] != "s" or sig[1] not in m.defs:
-            raise VerilogReadError(f"signal {sig[1]!r} is read but never assigned")
-        sub: list = []
-        m.leaves(m.defs[sig[1]], sub)
-        return sub
-
-    def build(leaf):
-        for s in dependencies_first([leaf], ids, reads, lambda x: VerilogReadError(
-                f"combinational loop through {x[1]!r}")):
-            v, inv = node_of(m.defs[s[1]])
-            if inv:  # materialize the inverter as a 1-input gate
-                fan.append([v] + [0] * (MAX_ARITY - 1))
-                ar.append(1)
-                tab.append(1)
-                v = 2 + n_in + len(tab) - 1
-            ids[s] = v
-
-    outs, inv = [], []
     for o in range(m.y_width):
-        v, i = node_of(m.ydefs[o])
-        outs.append(v)
-        inv.append(i)
-    K = max(1, max(ar, default=1))
-    fanin = np.array(fan, dtype=np.int64).reshape(-1, MAX_ARITY)[:, :K]
-    return Netlist(n_in, fanin, np.array(ar, np.uint8), np.array(tab, np.uint64),
-                   np.array(outs, np.int64), np.array(inv, bool)).check()
+        expr = m.ydefs[o]
+        lv: list = []
+        m.leaves(expr, lv)
+        for s in dependencies_first(lv, level, reads, lambda x: VerilogReadError(
+                f"combinational loop through {x[1]!r}")):
+            visit(s, m.defs[s[1]])
+        visit(("y", o), expr)
+    b = NetlistBuilder(n_in, rewrite=True)
+    lit = {("x", i): v for i, v in enumerate(b.input_lits().tolist())}
+    for lvl in sorted(by_level):
+        rows = by_level[lvl]
+        K = max(1, max(len(lv) for _, lv, _ in rows))
+        fan = np.zeros((len(rows), K), dtype=np.int64)
+        for r, (_, lv, _) in enumerate(rows):
+            fan[r, :len(lv)] = [lit[x] for x in lv]
+        made = b.add(fan, np.array([t for _, _, t in rows], dtype=np.uint64),
+                     arity=[len(lv) for _, lv, _ in rows])
+        lit.update(zip((key for key, _, _ in rows), made.tolist()))
+    return b.finish([lit[("y", o)] for o in range(m.y_width)])
 
 
 # --------------------------------------------------------------------------- Yosys + ABC
 def yosys_blif(verilog_path, blif_path, module: str = "dlgn_model", timeout: float = 600) -> str:
     """Yosys reads the Verilog and writes ``<module>_logic`` (combinational) as BLIF."""
-    from .verilog_synth import run_yosys
     cmds = [f"read_verilog -sv {Path(verilog_path).resolve()}",
             f"hierarchy -check -top {module}_logic", "proc", "flatten", "opt_clean",
             "techmap", "opt -fast", "aigmap", "opt_clean",
@@ -267,21 +266,18 @@ def prove_verilog(netlist: Netlist, verilog, module: str = "dlgn_model", abc=Non
                   timeout: float = 600) -> tuple[bool, str]:
     """Formal proof that the combinational ``<module>_logic`` in ``verilog`` (text or path)
     computes the netlist's outputs: Yosys -> BLIF, then ABC ``cec -n`` against
-    :func:`dlgn.compiler.blif.write_blif`.  Returns (equivalent, log)."""
-    from ..compiler.blif import find_abc, write_blif
+    :func:`dlgn.compiler.io.blif.write_blif`.  Returns (equivalent, log)."""
     if netlist.n_inputs == 0:
         raise ValueError("prove_verilog needs a netlist with inputs (the Verilog of an "
                          "input-less netlist has a 1-bit placeholder x); simulate it instead")
-    exe = find_abc(abc)
-    if exe is None:
-        raise RuntimeError("no ABC binary found (pip install pyosys, or apt-get install berkeley-abc)")
+    exe = abc_path(abc)
     with tempfile.TemporaryDirectory(prefix="dlgn-vprove-") as d:
         vp = Path(d) / "design.v"
         if isinstance(verilog, Path) or (isinstance(verilog, str) and "\n" not in verilog):
             shutil.copyfile(verilog, vp)
         else:
             vp.write_text(verilog)
-        ylog = yosys_blif(vp, Path(d) / "verilog.blif", module=module, timeout=timeout)
+        yosys_blif(vp, Path(d) / "verilog.blif", module=module, timeout=timeout)
         text = (Path(d) / "verilog.blif").read_text()
         if re.search(r"^\.(latch|subckt)\b", text, re.M):
             raise ValueError("prove_verilog proves the combinational form (pipeline=0); the "
@@ -302,16 +298,10 @@ def prove_verilog(netlist: Netlist, verilog, module: str = "dlgn_model", abc=Non
         txt = ""
         for fname, body in variants:
             (Path(d) / fname).write_text(body)
-            r = subprocess.run([exe, "-c", f"cec -n {ref} {Path(d) / fname}"],
-                               capture_output=True, text=True, timeout=timeout, cwd=d)
-            out = r.stdout + r.stderr
+            ok, out = cec(ref, Path(d) / fname, abc=exe, timeout=timeout)
             txt += f"[{fname}]\n{out}"
-            if re.search(r"Networks are equivalent", out):
-                continue
-            if re.search(r"NOT EQUIVALENT|are not equivalent", out, re.I):
+            if not ok:
                 return False, txt
-            raise RuntimeError(f"could not read ABC's verdict (exit {r.returncode}):\n"
-                               f"{out[-2000:]}\n{ylog[-2000:]}")
     return True, txt
 
 

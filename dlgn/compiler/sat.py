@@ -4,16 +4,18 @@ Variables: node ``v`` of netlist A is SAT variable ``v + 1``; netlist B's gates 
 (its constants and inputs share A's variables).  A k-input gate with table T and output y
 gets one clause per table entry u: ``(inputs != u) OR (y == T[u])``.  The miter asserts
 that some output pair differs (polarity applied); UNSAT proves equivalence, a model is a
-counterexample, which the reference simulator confirms before it is returned."""
+counterexample, which the reference simulator confirms before it is returned.
+
+It imports :mod:`dlgn.compiler.verdict` (the result type), never :mod:`dlgn.compiler.equiv`
+(which registers :func:`sat_equivalent` as its ``"sat"`` method)."""
 from __future__ import annotations
 
 import logging
 
 import numpy as np
 
-from .equiv import EquivResult, _check_compatible
 from .netlist import Netlist
-from .simulate import simulate
+from .verdict import EquivResult, check_compatible, first_difference
 
 __all__ = ["sat_equivalent", "gate_clauses"]
 
@@ -48,7 +50,7 @@ def sat_equivalent(a: Netlist, b: Netlist, solver: str = "cadical153") -> EquivR
         from pysat.solvers import Solver
     except ImportError as e:  # pragma: no cover - depends on the install
         raise ImportError("SAT checking needs python-sat: pip install python-sat") from e
-    _check_compatible(a, b)
+    check_compatible(a, b)
     if a.n_outputs == 0:
         return EquivResult(True, "sat")
     va = np.arange(a.n_nodes, dtype=np.int64) + 1
@@ -75,9 +77,8 @@ def sat_equivalent(a: Netlist, b: Netlist, solver: str = "cadical153") -> EquivR
     mv = np.asarray(model, dtype=np.int64)
     m[np.abs(mv)] = mv > 0
     cex = m[va[2:2 + a.n_inputs]]
-    X = cex[None, :].astype(np.uint8)
-    diff = np.flatnonzero(simulate(a, X)[0] != simulate(b, X)[0])
-    if diff.size == 0:
+    out = first_difference(a, b, cex)
+    if out is None:
         raise RuntimeError("internal error: the SAT counterexample does not separate the "
                            "netlists in the reference simulator")
-    return EquivResult(False, "sat", cex, int(diff[0]))
+    return EquivResult(False, "sat", cex, out)
