@@ -1,23 +1,29 @@
-"""``dlgn verify MODEL [--vectors N] [--formal] [--targets sim,c]``.
+"""``dlgn verify MODEL [--vectors N] [--formal] [--targets sim,c,cuda]``.
 
-Loads MODEL, optimizes it and checks, printing one row per check and exiting non-zero on
-any mismatch:
+Loads MODEL, optimizes it and checks, printing one row per check:
 
 * a ``.pt`` model: the frontend's eval-mode predictions equal the simulator's (random bits);
 * the optimized netlist equals the unoptimized one (exhaustive for <= 20 inputs, else N
   random vectors; with ``--formal`` also proven by a SAT miter and by ABC ``cec``);
 * each requested target other than ``sim`` (built with ``dlgn.runtime.build``) gives the
   simulator's scores and predictions on N random vectors.
+
+The N vectors are drawn and checked in batches of ``--batch`` rows, so memory stays bounded
+whatever N is (a progress bar on stderr shows how far it got).  Verdicts: ``ok``,
+``MISMATCH`` (the forms differ: exit 1), ``SKIP`` (a check that cannot run here, such as
+CUDA without a GPU or ABC without a binary: not a failure) and ``ERROR`` (a requested step
+failed, e.g. the C build: exit 1).
 """
 from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 
 import numpy as np
 
 log = logging.getLogger("dlgn.verify")
+
+TARGETS = ("sim", "c", "cuda")
 
 
 def add_parser(sub):
@@ -28,102 +34,206 @@ def add_parser(sub):
     p.add_argument("model")
     p.add_argument("--vectors", type=int, default=10000, metavar="N",
                    help="random input vectors per check (default 10000)")
+    p.add_argument("--batch", type=int, default=None, metavar="B",
+                   help="vectors checked at a time (bounds the memory; default: as many as "
+                        "fit in about 512 MB of scratch for this net's size)")
     p.add_argument("--formal", action="store_true",
                    help="also prove optimized == unoptimized with a SAT miter and ABC cec")
-    p.add_argument("--targets", default="sim", help="comma-separated: sim, c, cuda")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--targets", default="sim", help="comma-separated: sim, c, cuda (default sim)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random vectors (default 0)")
     p.set_defaults(func=run)
     return p
 
 
-def _frontend_check(path, net, X):
-    """Eval-mode predictions of the torch model vs the simulator on the bits X."""
-    import torch
-    from ..compiler.simulate import predict
-    from ..frontend.checkpoint import load_model
-    model = load_model(path)
-    model.eval()
-    with torch.no_grad():
-        xb = torch.from_numpy(X.astype(np.float32))
-        s = model.forward_bits(xb)  # random *bits*: past the encoder, into the layers
-        y = s.argmax(dim=1).cpu().numpy().astype(np.int64)
-    ref = predict(net, X)
-    bad = int((y != ref).sum())
-    return bad == 0, f"{bad} of {len(y)} predictions differ" if bad else f"{len(y)} predictions equal"
+class _Rows:
+    def __init__(self):
+        self.rows = []
+
+    def add(self, name, verdict, detail, t0):
+        self.rows.append((name, verdict, f"{time.perf_counter() - t0:.2f}s", detail))
+
+    def check(self, name, bad, total, what, t0):
+        self.add(name, "ok" if bad == 0 else "MISMATCH",
+                 f"{bad} {what} differ of {total}" if bad else f"{total} {what} equal", t0)
 
 
-def run(args) -> int:
-    from ..compiler import optimize
-    from ..compiler.equiv import check_equivalent
-    from ..compiler.simulate import predict, scores
+def _targets(text: str) -> list[str]:
+    out = []
+    for t in (t.strip().lower() for t in text.split(",")):
+        if not t:
+            continue
+        if t not in TARGETS:
+            raise ValueError(f"unknown target {t!r}; choose {', '.join(TARGETS)}")
+        if t not in out:
+            out.append(t)
+    return out
+
+
+def _build_targets(opt, targets, rows):
+    """Built models by target; unavailable targets are SKIP rows, failed builds ERROR rows."""
     from ..runtime import build
-    from .models import load_netlist
-
-    if args.vectors < 1:
-        raise ValueError("--vectors must be >= 1")
-    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
-    for t in targets:
-        if t not in ("sim", "c", "cuda"):
-            raise ValueError(f"unknown target {t!r}; choose sim, c, cuda")
-    rows = []
-
-    def row(name, ok, detail, t0):
-        rows.append((name, "ok" if ok else "MISMATCH", f"{time.perf_counter() - t0:.2f}s", detail))
-
-    net = load_netlist(args.model)
-    rng = np.random.default_rng(args.seed)
-    X = rng.integers(0, 2, size=(args.vectors, net.n_inputs), dtype=np.uint8)
-    if Path(args.model).suffix in (".pt", ".pth"):
-        t0 = time.perf_counter()
-        ok, detail = _frontend_check(args.model, net, X)
-        row("frontend == simulator", ok, detail, t0)
-    t0 = time.perf_counter()
-    opt = optimize(net)
-    row("optimize", True, f"{net.n_gates} -> {opt.n_gates} gates, depth {opt.depth()}", t0)
-    t0 = time.perf_counter()
-    r = check_equivalent(net, opt, "auto", vectors=X, n_random=0)
-    row(f"optimized == original ({r.method})", r.equivalent,
-        "" if r.equivalent else f"output {r.output} differs", t0)
-    if args.formal:
-        for method in ("sat", "abc"):
-            t0 = time.perf_counter()
-            r = check_equivalent(net, opt, method)
-            row(f"optimized == original ({method})", r.equivalent,
-                "proved" if r.equivalent else f"counterexample on output {r.output}", t0)
-    has_head = opt.n_classes > 0
-    if has_head and any(t != "sim" for t in targets):
-        ref_s, ref_y = scores(opt, X), predict(opt, X)
+    models = {}
     for t in targets:
         if t == "sim":
             continue
         t0 = time.perf_counter()
         try:
-            model = build(opt, t)
-        except (ImportError, RuntimeError, OSError) as e:
-            row(f"{t} == simulator", False, f"could not build: {e}", t0)
-            continue
-        if not has_head:  # no head: compare the output bits
-            if not hasattr(model, "outputs"):
-                row(f"{t} == simulator", False, "no head, and the model gives no output bits", t0)
+            models[t] = build(opt, t)
+        except Exception as e:  # noqa: BLE001 - each kind gets its verdict below
+            from ..runtime.cuda_build import CudaUnavailableError
+            if isinstance(e, (CudaUnavailableError, ImportError)):
+                rows.add(f"{t} == simulator", "SKIP", f"unavailable here: {e}", t0)
+            elif isinstance(e, (RuntimeError, OSError, ValueError)):
+                rows.add(f"{t} == simulator", "ERROR", f"could not build: {e}", t0)
+            else:
+                raise
+    return models
+
+
+def _progress(total: int, enabled: bool):
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    import sys
+    return tqdm(total=total, unit="vec", desc="verify", disable=not enabled or not sys.stderr.isatty(),
+                leave=False)
+
+
+def run(args) -> int:
+    from .. import tools  # noqa: F401  (registers the ABC proof method)
+    from ..compiler import optimize
+    from ..compiler.equiv import EXHAUSTIVE_MAX_INPUTS, check_equivalent
+    from ..compiler.simulate import predict, scores, simulate
+    from .models import is_model_path, load_netlist
+
+    if args.vectors < 1:
+        raise ValueError("--vectors must be >= 1")
+    if args.batch is not None and args.batch < 1:
+        raise ValueError("--batch must be >= 1")
+    targets = _targets(args.targets)
+    rows = _Rows()
+    net = load_netlist(args.model)
+    frontend = None
+    if is_model_path(args.model):
+        from ..frontend.checkpoint import load_model
+        frontend = load_model(args.model).eval()
+    t0 = time.perf_counter()
+    log.info("optimizing %d gates ...", net.n_gates)
+    opt = optimize(net)
+    rows.add("optimize", "ok", f"{net.n_gates} -> {opt.n_gates} gates, depth {opt.depth()}", t0)
+    exhaustive = net.n_inputs <= EXHAUSTIVE_MAX_INPUTS
+    if exhaustive:
+        t0 = time.perf_counter()
+        r = check_equivalent(net, opt, "exhaustive")
+        rows.add("optimized == original (exhaustive)", "ok" if r.equivalent else "MISMATCH",
+                 "" if r.equivalent else f"output {r.output} differs", t0)
+    models = _build_targets(opt, targets, rows)
+    has_head = opt.n_classes > 0
+    bad = {"frontend": 0, "opt": 0, **{t: 0 for t in models}}
+    secs = dict.fromkeys(bad, 0.0)
+    rng = np.random.default_rng(args.seed)
+    batch = args.batch or auto_batch(net.n_gates + net.n_inputs)
+    bar = _progress(args.vectors, log.isEnabledFor(logging.INFO))
+    t_all = time.perf_counter()
+    for start in range(0, args.vectors, batch):
+        n = min(batch, args.vectors - start)
+        X = rng.integers(0, 2, size=(n, net.n_inputs), dtype=np.uint8)
+        if frontend is not None:
+            t0 = time.perf_counter()
+            bad["frontend"] += _frontend_bad(frontend, net, X)
+            secs["frontend"] += time.perf_counter() - t0
+        if not exhaustive:
+            t0 = time.perf_counter()
+            bad["opt"] += int((simulate(net, X) != simulate(opt, X)).any(axis=1).sum())
+            secs["opt"] += time.perf_counter() - t0
+        if models:
+            ref = (scores(opt, X), predict(opt, X)) if has_head else simulate(opt, X)
+            for t, m in models.items():
+                t0 = time.perf_counter()
+                bad[t] += _target_bad(m, X, ref, has_head)
+                secs[t] += time.perf_counter() - t0
+        if bar is not None:
+            bar.update(n)
+    if bar is not None:
+        bar.close()
+    log.debug("random vectors checked in %.2f s", time.perf_counter() - t_all)
+    N = args.vectors
+    now = time.perf_counter()
+    if frontend is not None:
+        rows.check("frontend == simulator", bad["frontend"], N, "predictions",
+                   now - secs["frontend"])
+    if not exhaustive:
+        rows.check("optimized == original (random)", bad["opt"], N, "output rows",
+                   now - secs["opt"])
+    for t in models:
+        rows.check(f"{t} == simulator", bad[t], N,
+                   "score/prediction rows" if has_head else "output rows", now - secs[t])
+    if args.formal:
+        _formal(net, opt, rows)
+    return _report(rows.rows)
+
+
+def auto_batch(width: int, budget: int = 1 << 29) -> int:
+    """Rows per batch: the torch eval forward needs about 8 bytes per gate and row."""
+    return int(max(64, min(8192, budget // (8 * max(1, width)))))
+
+
+def _frontend_bad(model, net, X) -> int:
+    """Eval-mode predictions of the torch model that differ from the simulator's on X."""
+    import torch
+
+    from ..compiler.simulate import predict
+    with torch.no_grad():
+        s = model.forward_bits(torch.from_numpy(X).float())  # random *bits*: past the encoder
+        y = s.argmax(dim=1).cpu().numpy().astype(np.int64)
+    return int((y != predict(net, X)).sum())
+
+
+def _target_bad(model, X, ref, has_head) -> int:
+    if not has_head:
+        got = np.asarray(model.outputs(X)).astype(bool)
+        return int((got != ref).any(axis=1).sum()) if got.shape == ref.shape else len(X)
+    s, y = np.asarray(model.scores(X)), np.asarray(model.predict(X))
+    if s.shape != ref[0].shape or y.shape != ref[1].shape:
+        return len(X)
+    return int(((s != ref[0]).any(axis=1) | (y != ref[1])).sum())
+
+
+def _formal(net, opt, rows):
+    from ..compiler.equiv import check_equivalent
+    for method in ("sat", "abc"):
+        t0 = time.perf_counter()
+        log.info("proving optimized == original with %s (%d + %d gates) ...", method.upper(),
+                 net.n_gates, opt.n_gates)
+        if method == "abc":
+            from ..tools.abc import find_abc
+            if find_abc() is None:
+                rows.add("optimized == original (abc)", "SKIP",
+                         "unavailable here: no ABC binary (pip install pyosys, or apt-get "
+                         "install berkeley-abc)", t0)
                 continue
-            from ..compiler.simulate import simulate
-            got = np.asarray(model.outputs(X)).astype(bool)
-            ref = simulate(opt, X)
-            bad = int((got != ref).any(axis=1).sum()) if got.shape == ref.shape else len(X)
-            row(f"{t} == simulator", bad == 0, f"{bad} output rows differ of {len(X)}", t0)
+        try:
+            r = check_equivalent(net, opt, method)
+        except ImportError as e:
+            rows.add(f"optimized == original ({method})", "SKIP", f"unavailable here: {e}", t0)
             continue
-        s = np.asarray(model.scores(X))
-        y = np.asarray(model.predict(X))
-        bad = int((s != ref_s).any(axis=1).sum()) if s.shape == ref_s.shape else len(X)
-        bad_y = int((y != ref_y).sum()) if y.shape == ref_y.shape else len(X)
-        row(f"{t} == simulator", bad == 0 and bad_y == 0,
-            f"{bad} score rows, {bad_y} predictions differ of {len(X)}", t0)
+        rows.add(f"optimized == original ({method})", "ok" if r.equivalent else "MISMATCH",
+                 "proved" if r.equivalent else f"counterexample on output {r.output}", t0)
+
+
+def _report(rows) -> int:
     w = max(len(r[0]) for r in rows)
     for name, verdict, dt, detail in rows:
         log.info("%-*s  %-8s %8s  %s", w, name, verdict, dt, detail)
-    failed = [r for r in rows if r[1] != "ok"]
+    failed = [r for r in rows if r[1] in ("MISMATCH", "ERROR")]
+    skipped = [r for r in rows if r[1] == "SKIP"]
     if failed:
         log.error("verify: %d check(s) failed", len(failed))
         return 1
-    log.info("verify: all %d checks passed", len(rows))
+    log.info("verify: all %d checks passed%s", len(rows) - len(skipped),
+             f" ({len(skipped)} skipped)" if skipped else "")
     return 0
+
+
+__all__ = ["add_parser", "run", "TARGETS"]
