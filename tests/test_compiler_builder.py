@@ -74,7 +74,7 @@ def test_every_returned_literal_computes_its_gate(prog):
         values.update({2 + i: int(v) for i, v in enumerate(x)})
         lv = {}
 
-        def val(lit):
+        def val(lit, values=values, lv=lv):
             node = lit >> 1
             if node in values:
                 return values[node] ^ (lit & 1)

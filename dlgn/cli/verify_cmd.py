@@ -96,8 +96,8 @@ def _progress(total: int, enabled: bool):
     except ImportError:
         return None
     import sys
-    return tqdm(total=total, unit="vec", desc="verify", disable=not enabled or not sys.stderr.isatty(),
-                leave=False)
+    return tqdm(total=total, unit="vec", desc="verify", leave=False,
+                disable=not enabled or not sys.stderr.isatty())
 
 
 def run(args) -> int:

@@ -6,5 +6,6 @@ from .base import rewrite_pass
 
 __all__ = ["fold"]
 
-fold = rewrite_pass("fold", FLAGS, """Constant propagation, duplicate-fan-in reduction, support reduction, wire bypass, inverter
-    absorption and structural hashing in one level-by-level sweep.""")
+fold = rewrite_pass("fold", FLAGS, """\
+    Constant propagation, duplicate-fan-in reduction, support reduction, wire bypass,
+    inverter absorption and structural hashing in one level-by-level sweep.""")

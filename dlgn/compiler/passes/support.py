@@ -5,4 +5,5 @@ from .base import rewrite_pass
 
 __all__ = ["support_reduction"]
 
-support_reduction = rewrite_pass("support_reduction", {"support"}, """Remove every fan-in the gate's table ignores, compacting the table (arity shrinks).""")
+support_reduction = rewrite_pass("support_reduction", {"support"}, """\
+    Remove every fan-in the gate's table ignores, compacting the table (arity shrinks).""")
