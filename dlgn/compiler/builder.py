@@ -239,12 +239,14 @@ class NetlistBuilder:
 
     # ------------------------------------------------------------------ seeding
     @classmethod
-    def from_netlist(cls, net: Netlist, rewrite=True):
+    def from_netlist(cls, net: Netlist, rewrite=True, *, check: bool = True):
         """A builder holding ``net``'s gates and ``lits[v]``, the literal of old node v.
 
         With ``rewrite=False`` the gates are copied as they are (same node ids); otherwise
-        they are added one old level at a time, which is the folding rebuild."""
-        net.check()
+        they are added one old level at a time, which is the folding rebuild.  ``check=False``
+        skips validating ``net`` (for callers that just did)."""
+        if check:
+            net.check()
         b = cls(net.n_inputs, rewrite=rewrite, capacity=net.n_gates)
         G, first = net.n_gates, net.first_gate
         ltype = np.int64
@@ -485,9 +487,11 @@ class NetlistBuilder:
             self._pending.setdefault(lvl, []).append((h[sel], ids[sel].astype(np.int64)))
 
     # ------------------------------------------------------------------ finishing
-    def finish(self, outputs, group_sizes=None, tau: float = 1.0, meta=None) -> Netlist:
+    def finish(self, outputs, group_sizes=None, tau: float = 1.0, meta=None, *,
+               check: bool = True) -> Netlist:
         """The netlist of the gates made so far with ``outputs`` (literals; a negated one
-        becomes an ``invert`` flag) and the GroupSum head ``group_sizes``."""
+        becomes an ``invert`` flag) and the GroupSum head ``group_sizes``.  The gates are
+        valid by construction; ``check=False`` skips re-validating the whole netlist."""
         o = np.asarray(outputs).reshape(-1)
         if o.size and o.dtype.kind not in "iu":
             raise BuilderError("outputs must be integer literals")
@@ -505,7 +509,7 @@ class NetlistBuilder:
                       (o >> 1).astype(np.int64), (o & 1).astype(bool),
                       np.zeros(0, dtype=np.int32) if group_sizes is None else group_sizes,
                       tau, dict(meta or {}))
-        return net.check()
+        return net.check() if check else net
 
 
 def _levels_of(net: Netlist) -> np.ndarray:

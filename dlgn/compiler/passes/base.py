@@ -29,11 +29,12 @@ class PassResult:
 
 def rebuild(net: Netlist, flags) -> PassResult:
     """Add ``net``'s gates, one old level at a time, to a builder folding with ``flags``
-    (names from :data:`dlgn.compiler.builder.FLAGS`); outputs keep their polarity."""
-    b, lit = NetlistBuilder.from_netlist(net, rewrite=set(flags))
+    (names from :data:`dlgn.compiler.builder.FLAGS`); outputs keep their polarity.  ``net``
+    must be valid (the pipeline checks its input and its result)."""
+    b, lit = NetlistBuilder.from_netlist(net, rewrite=set(flags), check=False)
     out = lit[net.outputs.astype(np.int64)] ^ net.invert.astype(np.int64)
     del lit
-    new = b.finish(out, net.group_sizes.copy(), net.tau, net.meta)
+    new = b.finish(out, net.group_sizes.copy(), net.tau, net.meta, check=False)
     return PassResult(new, {k: int(v) for k, v in b.counts.items()})
 
 
