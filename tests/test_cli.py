@@ -93,3 +93,35 @@ def test_compile_runs_a_chosen_pass_pipeline(trained, tmp_path):
     assert main(["-q", "compile", str(d / "model.pt"), "-o", str(tmp_path / "q"),
                  "--passes", "fold,nope"]) != 0
     assert not (tmp_path / "q" / "model.dlgn.npz").exists()
+
+
+@pytest.mark.parametrize("extra, msg", [
+    (["--target", "fpga"], "unknown target"),
+    (["--pipeline", "-1"], "--pipeline"),
+    (["--head-stride", "0"], "--head-stride"),
+    (["--name", "../x"], "plain file name"),
+    (["--pnr"], "--synth"),
+])
+def test_compile_validates_before_writing(trained, tmp_path, capsys, extra, msg):
+    d, net, data = trained
+    out = tmp_path / "o"
+    assert main(["-q", "compile", str(d / "model.pt"), "-o", str(out)] + extra) != 0
+    assert msg in capsys.readouterr().err
+    assert not out.exists()                       # nothing written, not even the netlist
+    assert not (tmp_path / "x.dlgn.npz").exists()
+
+
+def test_compile_target_names_are_case_insensitive(trained, tmp_path):
+    d, net, data = trained
+    assert main(["-q", "compile", str(d / "model.pt"), "-o", str(tmp_path / "o"),
+                 "--target", "C,Verilog"]) == 0
+    assert (tmp_path / "o" / "model.c").is_file() and (tmp_path / "o" / "model.v").is_file()
+
+
+def test_compile_synth_without_yosys_is_an_error(trained, tmp_path, monkeypatch):
+    import dlgn.backends.verilog_synth as vs
+    monkeypatch.setattr(vs, "pyosys_available", lambda: False)
+    monkeypatch.chdir(tmp_path)  # a relative -o
+    d, net, data = trained
+    assert main(["-q", "compile", str(d / "model.pt"), "-o", "rel_out_dir_synth",
+                 "--synth"]) == 1

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 log = logging.getLogger("dlgn.compile")
@@ -36,17 +37,48 @@ def add_parser(sub):
     return p
 
 
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+def _check_args(args) -> list[str]:
+    """Validate every option before any work (nothing is written on a bad one); returns the
+    targets, lower-cased and deduplicated."""
+    from ..backends import TARGETS
+    targets = []
+    for t in (t.strip().lower() for t in args.target.split(",")):
+        if not t:
+            continue
+        if t not in TARGETS:
+            raise ValueError(f"unknown target {t!r}; choose from {', '.join(TARGETS)}")
+        if t not in targets:
+            targets.append(t)
+    if not _NAME.match(args.name) or args.name in (".", ".."):
+        raise ValueError(f"--name {args.name!r} must be a plain file name (letters, digits, "
+                         f"'_', '-', '.'), not a path")
+    if args.pipeline < 0:
+        raise ValueError(f"--pipeline must be >= 0, got {args.pipeline}")
+    if args.head_stride < 1:
+        raise ValueError(f"--head-stride must be >= 1, got {args.head_stride}")
+    if args.pnr and not args.synth:
+        raise ValueError("--pnr places and routes the synthesized design: add --synth")
+    if args.passes is not None:
+        from ..compiler.pipeline import resolve_passes
+        resolve_passes(args.passes)
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"-o {out}: exists and is not a directory")
+    return targets
+
+
 def run(args) -> int:
     from ..backends import write_files
     from ..compiler import optimize_with_report
-    from ..compiler.pipeline import resolve_passes
     from ..compiler.analysis import stats
+    from ..compiler.atomic import write_text_atomic
     from ..runtime.artifact import NETLIST_SUFFIX
     from .models import load_netlist
 
-    targets = [t.strip() for t in args.target.split(",") if t.strip()]
-    if args.passes is not None:
-        resolve_passes(args.passes)  # validate before any work
+    targets = _check_args(args)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     net = load_netlist(args.model)
@@ -68,10 +100,16 @@ def run(args) -> int:
         log.info("%s: %s", t, ", ".join(str(f) for f in files))
     if args.synth:
         from ..backends.verilog_synth import synthesize
-        report["synth"] = synthesize(net, out, pipeline=args.pipeline, pnr=args.pnr,
-                                     head_stride=args.head_stride)
+        report["synth"] = synthesize(net, out.resolve(), pipeline=args.pipeline, pnr=args.pnr,
+                                     head_stride=args.head_stride, name=args.name)
         log.info("synthesis: %s", json.dumps(report["synth"]))
+        failed = {k: v["error"] for k, v in report["synth"].items()
+                  if isinstance(v, dict) and "error" in v}
     if args.report:
-        (out / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+        write_text_atomic(out / "report.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
         log.info("report: %s", out / "report.json")
+    if args.synth and failed:
+        for k, e in failed.items():
+            log.error("synthesis %s failed: %s", k, e.splitlines()[0] if e else "")
+        return 1
     return 0
