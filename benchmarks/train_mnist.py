@@ -9,8 +9,9 @@ Default setting: the 28x28 images cropped to the central 20x20 (the border is al
 0), a 2-bit uniform thermometer per pixel (thresholds 1/3 and 2/3: 800 input bits),
 6 x 8000 IWP gates (48,000) with residual init, GroupSum tau = 10, Adam lr 0.05 with a cosine
 decay, batch 256. Prints one line per epoch (loss, running train accuracy, soft and
-discrete test accuracy, wall time) and a final table; ``-o`` saves the model (with its
-encoder; the crop is recorded in the model file's ``extra``).
+discrete test accuracy, wall time) and a final table; ``-o`` saves the model.  The crop is
+part of the encoder (saved with the model and in its netlist), so the model and its compiled
+forms take raw 28x28 images.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dlgn.cli.train_cmd import parse_layers  # noqa: E402
+from dlgn.compiler.encoding import central_crop  # noqa: E402
 from dlgn.frontend.data import load_dataset, make_encoder  # noqa: E402
 from dlgn.frontend.net import LogicNet  # noqa: E402
 from dlgn.frontend.train import train  # noqa: E402
@@ -67,10 +69,14 @@ def main(argv=None) -> int:
         p.error(f"{sum(layers)} gates > --max-gates {args.max_gates}")
     t_start = time.perf_counter()
     d = load_dataset("mnist", limit=args.limit)
-    d.x_train, d.x_test = crop(d.x_train, args.crop), crop(d.x_test, args.crop)
-    d.feature_names = [f"px{i}" for i in range(d.x_train.shape[1])]
     spec = dict(d.encoder, n_bits=args.bits)
-    enc = make_encoder(d, spec)
+    if args.crop < 28:  # fit on the crop's pixels, then read them from the raw rows
+        full = d.x_train
+        d.x_train = crop(full, args.crop)
+        enc = make_encoder(d, spec).crop(central_crop(28, 28, args.crop), 784)
+        d.x_train = full
+    else:
+        enc = make_encoder(d, spec)
     net = LogicNet(d.n_features, layers=layers, n_classes=10, parametrization=args.parametrization,
                    init="residual", tau=args.tau, encoder=enc, seed=args.seed)
     print(f"# MNIST: {len(d.x_train)} train / {len(d.x_test)} test, crop {args.crop}x{args.crop}, "

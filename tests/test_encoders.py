@@ -177,3 +177,51 @@ def test_runtime_encoding_does_not_import_torch():
             "sys.exit(1 if 'torch' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
+
+
+@pytest.mark.parametrize("make", [lambda: ThermometerEncoder(3),
+                                  lambda: OneHotEncoder(),
+                                  lambda: IdentityEncoder()])
+def test_a_crop_selects_columns_of_the_raw_row(make):
+    from dlgn.compiler.encoding import central_crop, encoder_raw_features
+    from dlgn.frontend.encoders import encoder_from_dict
+    rng = np.random.default_rng(0)
+    raw = rng.integers(0, 2, (50, 36)).astype(np.float32)   # 6x6 "images" of 0/1 pixels
+    sel = central_crop(6, 6, 4)
+    assert sel[:4] == [7, 8, 9, 10] and len(sel) == 16
+    enc = make().fit(raw[:, sel]).crop(sel, 36)
+    assert enc.n_features == 16 and enc.n_raw_features == 36
+    d = enc.to_dict()
+    assert d["select"] == sel and d["raw_features"] == 36 and encoder_raw_features(d) == 36
+    got = enc(torch.from_numpy(raw)).numpy().astype(np.uint8)
+    np.testing.assert_array_equal(got, encode(d, raw))                 # torch == numpy
+    np.testing.assert_array_equal(got, encode({k: v for k, v in d.items()
+                                               if k not in ("select", "raw_features")},
+                                              raw[:, sel]))            # == encoding the crop
+    again = encoder_from_dict(json.loads(json.dumps(d)))
+    np.testing.assert_array_equal(again(raw).numpy(), enc(raw).numpy())
+    with pytest.raises(ValueError, match="36 features"):
+        enc(raw[:, :16])
+    with pytest.raises(EncodingError, match="select"):
+        encode(dict(d, select=sel[:-1]), raw)
+    with pytest.raises(EncodingError):
+        encode(dict(d, select=[99] * 16), raw)
+
+
+def test_a_cropped_encoder_travels_with_the_netlist(tmp_path):
+    from dlgn.compiler import Netlist, predict
+    from dlgn.compiler.encoding import central_crop
+    from dlgn.frontend.net import LogicNet
+    rng = np.random.default_rng(1)
+    raw = rng.random((80, 64)).astype(np.float32)               # 8x8 images
+    sel = central_crop(8, 8, 6)
+    enc = ThermometerEncoder(2).fit(raw[:, sel]).crop(sel, 64)
+    net = LogicNet(64, layers=[60, 30], n_classes=3, encoder=enc, seed=2).eval()
+    nl = net.discretize()
+    nl.save(tmp_path / "m.dlgn.npz")
+    back = Netlist.load(tmp_path / "m.dlgn.npz")
+    assert back.n_inputs == 72
+    np.testing.assert_array_equal(predict(back, encode(back.meta["encoder"], raw)),
+                                  net.predict(torch.from_numpy(raw)).numpy())
+    with pytest.raises(ValueError, match="raw features"):
+        LogicNet(36, layers=[30], n_classes=3, encoder=enc)

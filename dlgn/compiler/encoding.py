@@ -11,6 +11,11 @@ runtime and the CLI use it on raw features.  Encoder dicts (JSON):
   (an unseen value raises, or gives feature f all zeros with "ignore");
 * ``{"type": "identity", "n_features": F}`` -- the features are already 0/1 bits.
 
+Any encoder may also select its F features from a wider raw row: ``"raw_features": R`` and
+``"select": [F column indices into 0..R-1]`` (a crop of an image, a subset of columns).
+``encode`` then takes R columns and encodes ``X[:, select]``; :func:`central_crop` gives the
+indices of an image's central square.
+
 All comparisons are made in float64 (exact for every float32, integer below 2**53 and bool
 input), so numpy and torch agree exactly.
 """
@@ -19,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["ENCODER_TYPES", "EncodingError", "check_features", "check_encoder_dict",
-           "encoder_n_bits", "encode"]
+           "encoder_n_bits", "encoder_raw_features", "encode", "central_crop"]
 
 ENCODER_TYPES = ("thermometer", "onehot", "identity")
 
@@ -82,7 +87,28 @@ def check_encoder_dict(d) -> dict:
                 raise EncodingError(f"onehot categories of feature {f} must be distinct finite numbers")
         if d.get("handle_unknown", "error") not in ("error", "ignore"):
             raise EncodingError("onehot handle_unknown must be 'error' or 'ignore'")
+    if "select" in d or "raw_features" in d:
+        R = _int(d, "raw_features")
+        sel = d.get("select")
+        if not isinstance(sel, list) or len(sel) != F or not all(
+                isinstance(i, int) and not isinstance(i, bool) and 0 <= i < R for i in sel):
+            raise EncodingError(f"encoder select must be a list of {F} column indices in "
+                                f"0..{R - 1}")
     return d
+
+
+def encoder_raw_features(d) -> int:
+    """Number of raw features (columns) an encoder dict reads."""
+    check_encoder_dict(d)
+    return d["raw_features"] if "raw_features" in d else d["n_features"]
+
+
+def central_crop(height: int, width: int, size: int) -> list[int]:
+    """Row-major column indices of the central ``size x size`` square of an image."""
+    if not (0 < size <= min(height, width)):
+        raise EncodingError(f"a {size}x{size} crop does not fit a {height}x{width} image")
+    top, left = (height - size) // 2, (width - size) // 2
+    return [int((top + r) * width + left + c) for r in range(size) for c in range(size)]
 
 
 def encoder_n_bits(d) -> int:
@@ -106,7 +132,9 @@ def _onehot_arrays(d):
 def encode(encoder_dict, X) -> np.ndarray:
     """Raw features X [N, F] -> input bits uint8 [N, n_bits] (see the module docstring)."""
     d = check_encoder_dict(encoder_dict)
-    X = check_features(X, d["n_features"])
+    X = check_features(X, encoder_raw_features(d))
+    if "select" in d:
+        X = X[:, np.asarray(d["select"], dtype=np.int64)]
     t = d["type"]
     if t == "thermometer":
         thr = np.asarray(d["thresholds"], dtype=np.float64).reshape(d["n_features"],

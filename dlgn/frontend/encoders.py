@@ -51,6 +51,43 @@ class _Encoder(nn.Module):
     def __init__(self):
         super().__init__()
         self._n_features = None
+        self.select = None        # column indices into the raw row (a crop), or None
+        self.raw_features = None
+
+    def crop(self, select, raw_features: int):
+        """Read the features from columns ``select`` of a raw row of ``raw_features`` (e.g.
+        :func:`dlgn.compiler.encoding.central_crop`); returns self.  Fit on the selected
+        columns; after this the encoder takes whole raw rows."""
+        sel = [int(i) for i in select]
+        if not sel or min(sel) < 0 or max(sel) >= int(raw_features):
+            raise ValueError(f"crop indices must lie in 0..{int(raw_features) - 1}")
+        if self.fitted and len(sel) != self._n_features:
+            raise ValueError(f"the encoder was fitted on {self._n_features} features but "
+                             f"the crop selects {len(sel)}")
+        self.select, self.raw_features = sel, int(raw_features)
+        return self
+
+    @property
+    def n_raw_features(self) -> int:
+        """Columns of the raw rows ``forward`` takes (``n_features`` without a crop)."""
+        return self.raw_features if self.select is not None else self.n_features
+
+    def _select(self, X):
+        if self.select is None:
+            return X
+        if isinstance(X, np.ndarray):
+            X = check_features(X, self.raw_features)[:, self.select]
+        elif isinstance(X, torch.Tensor):
+            X = _check_torch(X, self.raw_features)[:, self.select]
+        else:
+            raise TypeError(f"features must be a torch.Tensor or numpy array, got "
+                            f"{type(X).__name__}")
+        return X
+
+    def _crop_dict(self, d: dict) -> dict:
+        if self.select is not None:
+            d = dict(d, select=list(self.select), raw_features=self.raw_features)
+        return d
 
     _exact = ()  # float64 buffers that module.to(dtype) / .half() must not round
 
@@ -85,7 +122,10 @@ class _Encoder(nn.Module):
         check_encoder_dict(d)
         if d["type"] != cls.type_name:
             raise ValueError(f"{cls.__name__}.from_dict got an encoder of type {d['type']!r}")
-        return cls._from_dict(d)
+        enc = cls._from_dict(d)
+        if "select" in d:
+            enc.crop(d["select"], d["raw_features"])
+        return enc
 
 
 class ThermometerEncoder(_Encoder):
@@ -125,15 +165,15 @@ class ThermometerEncoder(_Encoder):
 
     def forward(self, X) -> torch.Tensor:
         self._need_fit()
-        X = _check_torch(X, self._n_features)
+        X = _check_torch(self._select(X), self._n_features)
         bits = X.unsqueeze(2) > self.thresholds.to(X.device).unsqueeze(0)
         return bits.reshape(X.shape[0], -1).to(torch.get_default_dtype())
 
     def to_dict(self) -> dict:
         self._need_fit()
-        return {"type": self.type_name, "n_features": self._n_features,
-                "bits_per_feature": self.bits_per_feature, "method": self.method,
-                "thresholds": self.thresholds.cpu().tolist()}
+        return self._crop_dict({"type": self.type_name, "n_features": self._n_features,
+                                "bits_per_feature": self.bits_per_feature, "method": self.method,
+                                "thresholds": self.thresholds.cpu().tolist()})
 
     @classmethod
     def _from_dict(cls, d):
@@ -183,7 +223,7 @@ class OneHotEncoder(_Encoder):
 
     def forward(self, X) -> torch.Tensor:
         self._need_fit()
-        X = _check_torch(X, self._n_features)
+        X = _check_torch(self._select(X), self._n_features)
         bits = X[:, self.cat_feature.to(X.device)] == self.cat_values.to(X.device).unsqueeze(0)
         if self.handle_unknown == "error" and X.shape[0]:
             known = torch.zeros(X.shape, dtype=torch.long, device=X.device)
@@ -196,9 +236,9 @@ class OneHotEncoder(_Encoder):
 
     def to_dict(self) -> dict:
         self._need_fit()
-        return {"type": self.type_name, "n_features": self._n_features,
-                "categories": [list(c) for c in self.categories],
-                "handle_unknown": self.handle_unknown}
+        return self._crop_dict({"type": self.type_name, "n_features": self._n_features,
+                                "categories": [list(c) for c in self.categories],
+                                "handle_unknown": self.handle_unknown})
 
     @classmethod
     def _from_dict(cls, d):
@@ -227,13 +267,13 @@ class IdentityEncoder(_Encoder):
 
     def forward(self, X) -> torch.Tensor:
         self._need_fit()
-        X = _check_torch(X, self._n_features)
+        X = _check_torch(self._select(X), self._n_features)
         if X.numel() and not ((X == 0) | (X == 1)).all():
             raise ValueError("identity encoder: features must already be 0/1 bits")
         return X.to(torch.get_default_dtype())
 
     def to_dict(self) -> dict:
-        return {"type": self.type_name, "n_features": self.n_features}
+        return self._crop_dict({"type": self.type_name, "n_features": self.n_features})
 
     @classmethod
     def _from_dict(cls, d):

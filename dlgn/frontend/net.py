@@ -50,9 +50,9 @@ class LogicNet(nn.Module):
                                 f"{type(encoder).__name__}")
             if not encoder.fitted:
                 raise ValueError("the encoder must be fitted before building the LogicNet")
-            if encoder.n_features != in_features:
+            if encoder.n_raw_features != in_features:
                 raise ValueError(f"in_features={in_features} but the encoder reads "
-                                 f"{encoder.n_features} raw features")
+                                 f"{encoder.n_raw_features} raw features")
         if seed is None:
             seed = int(torch.randint(0, 2 ** 31 - 1, (1,)).item())
         self.encoder = encoder
