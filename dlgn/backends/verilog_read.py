@@ -65,7 +65,8 @@ class _Module:
         self.y_width = None
         for p in mod.portlist.ports:
             d = p.first if isinstance(p, A.Ioport) else p
-            w = 1 if d.width is None else _intconst(d.width.msb.value) - _intconst(d.width.lsb.value) + 1
+            w = 1 if d.width is None else \
+                _intconst(d.width.msb.value) - _intconst(d.width.lsb.value) + 1
             if d.name == "x":
                 self.x_width = w
             elif d.name == "y":

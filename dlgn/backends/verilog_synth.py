@@ -113,7 +113,8 @@ def _pnr_wrapper(lay, top: str) -> str:
     return (f"module {top}_pnr (input wire clk, input wire rst, input wire sin, input wire vin,\n"
             f"    output reg sout, output reg vout);\n"
             f"  reg [{XW - 1}:0] xs;\n  wire ov;\n{outs}"
-            f"  {top} core (.clk(clk), .rst(rst), .in_valid(vin), .x(xs), .out_valid(ov), {conn});\n"
+            f"  {top} core (.clk(clk), .rst(rst), .in_valid(vin), .x(xs), .out_valid(ov), "
+            f"{conn});\n"
             f"  always @(posedge clk) begin\n    xs <= {shift};\n    sout <= {red};\n"
             f"    vout <= ov;\n  end\nendmodule\n")
 
@@ -170,7 +171,8 @@ def synthesize(netlist, outdir, pipeline: int = 0, pnr: bool = False,
     lay = layout(netlist, pipeline=pipeline, module=module, head_stride=head_stride)
     vpath = write_files(netlist, work, name=name, pipeline=pipeline, module=module,
                         testbench=False, head_stride=head_stride)[0].resolve()
-    report = {"pipeline": int(pipeline), "head_stride": int(head_stride), "latency": lay.latency if pipeline else 0,
+    report = {"pipeline": int(pipeline), "head_stride": int(head_stride),
+              "latency": lay.latency if pipeline else 0,
               "live_gates": lay.live_gates, "depth_gates": lay.depth, "verilog": str(vpath)}
     if not pyosys_available():
         msg = "Yosys is not available: pip install pyosys"

@@ -43,8 +43,8 @@ def demo_step(ctx) -> None:
                      np.array_equal(r["class_id"], predict(net, X))) if lay.has_head else \
             bool(r["passed"])
         res.update(simulated=True, exact=exact, seconds=r["seconds"])
-        sim = f"Icarus Verilog: {X.shape[0]} vectors {'identical to' if exact else 'DIFFER from'} " \
-              "the reference"
+        sim = (f"Icarus Verilog: {X.shape[0]} vectors "
+               f"{'identical to' if exact else 'DIFFER from'} the reference")
     except (ToolError, VerilogSimError) as e:
         res.update(simulated=False, error=str(e))
         sim = f"simulation skipped ({str(e).splitlines()[0]})"

@@ -13,7 +13,7 @@ compiler never imports the tool drivers (they import the compiler).
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -59,11 +59,11 @@ def sat_equivalent(a: Netlist, b: Netlist, solver: str = "cadical153") -> EquivR
     vb[b.first_gate:] = a.n_nodes + 1 + np.arange(b.n_gates)
     top = a.n_nodes + b.n_gates
     clauses = [[-1], [2]] + gate_clauses(a, va) + gate_clauses(b, vb)
-    O = a.n_outputs
+    n_out = a.n_outputs
     ya = np.where(a.invert, -va[a.outputs], va[a.outputs])
     yb = np.where(b.invert, -vb[b.outputs], vb[b.outputs])
-    d = top + 1 + np.arange(O)
-    for o in range(O):  # d_o -> (ya XOR yb)
+    d = top + 1 + np.arange(n_out)
+    for o in range(n_out):  # d_o -> (ya XOR yb)
         p, q, r = int(ya[o]), int(yb[o]), int(d[o])
         clauses.append([-r, p, q])
         clauses.append([-r, -p, -q])
@@ -73,7 +73,7 @@ def sat_equivalent(a: Netlist, b: Netlist, solver: str = "cadical153") -> EquivR
         model = s.get_model() if sat else None
     if not sat:
         return EquivResult(True, "sat")
-    m = np.zeros(top + O + 1, dtype=bool)
+    m = np.zeros(top + n_out + 1, dtype=bool)
     mv = np.asarray(model, dtype=np.int64)
     m[np.abs(mv)] = mv > 0
     cex = m[va[2:2 + a.n_inputs]]

@@ -9,8 +9,7 @@ Each reader comes as a pair like ``json.load`` / ``json.loads``: ``read_<fmt>(pa
 :class:`~dlgn.compiler.netlist.NetlistFormatError` subclass naming the file.  Writers are
 deterministic.  Numpy only; nothing here runs an external tool (see :mod:`dlgn.tools`).
 """
-from .aiger import AigerFormatError, aiger_bytes, aiger_text, parse_aiger, read_aiger, \
-    write_aiger
+from .aiger import AigerFormatError, aiger_bytes, aiger_text, parse_aiger, read_aiger, write_aiger
 from .blif import BlifFormatError, blif_text, parse_blif, read_blif, write_blif
 
 __all__ = ["write_blif", "blif_text", "read_blif", "parse_blif", "BlifFormatError",

@@ -65,23 +65,37 @@ def _const01(lit):
 
 
 def _mux(b: NetlistBuilder, s, hi, lo):
-    """Literals of ``s ? hi : lo`` (same-shape literal arrays) = OR(s&hi, !s&lo)."""
+    """Literals of ``s ? hi : lo`` (same-shape literal arrays; constants are 0 and 1).
+
+    A constant on either side makes it one AND (``s & hi``, ``!s & lo``, ``!(s & !hi)``,
+    ``!(!s & !lo)``); otherwise it is ``!(!(s & hi) & !(!s & lo))``, three ANDs."""
     shape = hi.shape
     s, hi, lo = (np.broadcast_to(a, shape).reshape(-1) for a in (s, hi, lo))
     out = hi.copy()
+    const_hi, const_lo = hi < 2, lo < 2
     wire = (hi == TRUE) & (lo == FALSE)
     inv = (hi == FALSE) & (lo == TRUE)
     out[wire] = s[wire]
     out[inv] = s[inv] ^ 1
-    gen = np.flatnonzero((hi != lo) & ~wire & ~inv)
-    if gen.size:
-        sg = s[gen]
-        both = _const01(b.add(np.stack([np.column_stack([sg, hi[gen]]),
-                               np.column_stack([sg ^ 1, lo[gen]])]).reshape(-1, 2),
-                     np.full(2 * gen.size, _AND)))
-        a1, a2 = both[:gen.size], both[gen.size:]
-        out[gen] = _const01(b.add(np.column_stack([a1 ^ 1, a2 ^ 1]),
-                                  np.full(gen.size, _AND)) ^ 1)
+    todo = (hi != lo) & ~wire & ~inv
+    one = np.flatnonzero(todo & (const_hi | const_lo))
+    gen = np.flatnonzero(todo & ~const_hi & ~const_lo)
+    s1, h1, l1 = s[one], hi[one], lo[one]
+    # per case (first match): lo F -> s&hi; hi F -> !s&lo; lo T -> !(s&!hi); hi T -> !(!s&!lo)
+    use_hi = const_lo[one]
+    p = np.where(use_hi, s1, s1 ^ 1)
+    q = np.where(use_hi, np.where(l1 == FALSE, h1, h1 ^ 1), np.where(h1 == FALSE, l1, l1 ^ 1))
+    neg = np.where(use_hi, l1 == TRUE, h1 == TRUE).astype(np.int64)
+    sg = s[gen]
+    rows = np.concatenate([np.column_stack([p, q]), np.column_stack([sg, hi[gen]]),
+                           np.column_stack([sg ^ 1, lo[gen]])]).reshape(-1, 2)
+    if rows.shape[0]:
+        made = _const01(b.add(rows, np.full(rows.shape[0], _AND)))
+        out[one] = made[:one.size] ^ neg
+        a1, a2 = made[one.size:one.size + gen.size], made[one.size + gen.size:]
+        if gen.size:
+            out[gen] = _const01(b.add(np.column_stack([a1 ^ 1, a2 ^ 1]),
+                                      np.full(gen.size, _AND)) ^ 1)
     return out.reshape(shape)
 
 
@@ -116,13 +130,13 @@ def _and_netlist(net: Netlist) -> Netlist:
 
 
 def _aig_arrays(net: Netlist):
-    """(I, rhs int64[A, 2] with rhs0 >= rhs1, output literals int64[O]) of ``net``."""
+    """(n_in, rhs int64[A, 2] with rhs0 >= rhs1, output literals int64[n_out]) of ``net``."""
     a = _and_netlist(net)
-    I, first, A = a.n_inputs, a.first_gate, a.n_gates
+    n_in, first, A = a.n_inputs, a.first_gate, a.n_gates
     if A and not (a.arity == 2).all():
         raise RuntimeError("internal error: the AND decomposition left a gate that is not "
                            "two-input")
-    # AIGER variable of node v: inputs 1..I, gates I+1..  (node v >= 2 is variable v - 1)
+    # AIGER variable of node v: inputs 1..n_in, gates n_in+1.. (node v >= 2 is variable v-1)
     lit = 2 * (np.arange(a.n_nodes, dtype=np.int64) - 1)
     lit[0], lit[1] = FALSE, TRUE
     t = a.table.astype(np.int64)
@@ -141,17 +155,17 @@ def _aig_arrays(net: Netlist):
     r1 = lit[fan[:, 1]] ^ (1 - (u & 1)) if A else np.zeros(0, np.int64)
     rhs = np.column_stack([np.maximum(r0, r1), np.minimum(r0, r1)]).reshape(-1, 2)
     outs = lit[a.outputs] ^ a.invert.astype(np.int64)
-    return I, rhs, outs
+    return n_in, rhs, outs
 
 
-def _symbols(I: int, O: int, n_gates: int, A: int) -> str:
-    lines = [f"i{i} x{i}" for i in range(I)] + [f"o{o} y{o}" for o in range(O)]
+def _symbols(n_in: int, n_out: int, n_gates: int, A: int) -> str:
+    lines = [f"i{i} x{i}" for i in range(n_in)] + [f"o{o} y{o}" for o in range(n_out)]
     lines += ["c", f"dlgn AIGER export: {n_gates} gates as {A} ANDs"]
     return "\n".join(lines) + "\n"
 
 
-def _header(kind: str, I: int, O: int, A: int) -> str:
-    return f"{kind} {I + A} {I} 0 {O} {A}\n"
+def _header(kind: str, n_in: int, n_out: int, A: int) -> str:
+    return f"{kind} {n_in + A} {n_in} 0 {n_out} {A}\n"
 
 
 def _ints(a) -> str:
@@ -160,13 +174,13 @@ def _ints(a) -> str:
 
 def aiger_text(net: Netlist) -> str:
     """The netlist as ASCII AIGER (``aag``) text."""
-    I, rhs, outs = _aig_arrays(net)
+    n_in, rhs, outs = _aig_arrays(net)
     A = rhs.shape[0]
-    lhs = 2 * (I + 1 + np.arange(A, dtype=np.int64))
+    lhs = 2 * (n_in + 1 + np.arange(A, dtype=np.int64))
     ands = np.column_stack([lhs, rhs]).tolist()
-    return (_header("aag", I, outs.size, A) + _ints(2 * (1 + np.arange(I)))
+    return (_header("aag", n_in, outs.size, A) + _ints(2 * (1 + np.arange(n_in)))
             + _ints(outs) + "".join(f"{x} {y} {z}\n" for x, y, z in ands)
-            + _symbols(I, outs.size, net.n_gates, A))
+            + _symbols(n_in, outs.size, net.n_gates, A))
 
 
 def _leb128(v: np.ndarray) -> bytes:
@@ -187,12 +201,12 @@ def _leb128(v: np.ndarray) -> bytes:
 
 def aiger_bytes(net: Netlist) -> bytes:
     """The netlist as binary AIGER (``aig``)."""
-    I, rhs, outs = _aig_arrays(net)
+    n_in, rhs, outs = _aig_arrays(net)
     A = rhs.shape[0]
-    lhs = 2 * (I + 1 + np.arange(A, dtype=np.int64))
+    lhs = 2 * (n_in + 1 + np.arange(A, dtype=np.int64))
     deltas = np.column_stack([lhs - rhs[:, 0], rhs[:, 0] - rhs[:, 1]])
-    return ((_header("aig", I, outs.size, A) + _ints(outs)).encode()
-            + _leb128(deltas) + _symbols(I, outs.size, net.n_gates, A).encode())
+    return ((_header("aig", n_in, outs.size, A) + _ints(outs)).encode()
+            + _leb128(deltas) + _symbols(n_in, outs.size, net.n_gates, A).encode())
 
 
 def write_aiger(net: Netlist, path, binary: bool = True):
@@ -272,7 +286,7 @@ def _header_fields(rd: _Reader):
     if not 5 <= len(nums) <= 9 or not all(t.isdigit() for t in nums):
         raise rd.err("bad header: expected 'aag|aig M I L O A' with unsigned integers, got "
                      f"{bytes(b' '.join(head))[:80]!r}")
-    M, I, L, O, A, *rest = (int(t) for t in nums)
+    M, n_in, L, n_out, A, *rest = (int(t) for t in nums)
     if L:
         raise rd.err(f"{L} latches: only combinational AIGER files are read")
     for name, v in zip(("bad-state properties", "invariant constraints", "justice "
@@ -280,12 +294,13 @@ def _header_fields(rd: _Reader):
         if v:
             raise rd.err(f"{v} {name}: only combinational AIGER files (inputs, outputs, "
                          "ANDs) are read")
-    if M < I + A:
-        raise rd.err(f"bad header: M={M} is smaller than I + L + A = {I + A}")
-    if I + O + A > len(rd.data):  # every input, output and AND takes at least a byte
-        raise rd.err(f"truncated: the header announces {I} inputs, {O} outputs and {A} "
+    if M < n_in + A:
+        raise rd.err(f"bad header: M={M} is smaller than I + L + A = {n_in + A}")
+    if n_in + n_out + A > len(rd.data):  # every input, output and AND takes at least a byte
+        raise rd.err(f"truncated: the header announces {n_in} inputs, {n_out} outputs and "
+                     f"{A} "
                      f"ANDs; the file has {len(rd.data)} bytes")
-    return head[0] == b"aig", M, I, O, A
+    return head[0] == b"aig", M, n_in, n_out, A
 
 
 def _leb128_decode(data: bytes, pos: int, n: int, err) -> tuple[np.ndarray, int]:
@@ -326,14 +341,14 @@ def _parse(data: bytes, src: str, group_sizes, tau, rewrite) -> Netlist:
     if not data:
         raise err("empty file")
     rd = _Reader(data, err)
-    binary, M, I, O, A = _header_fields(rd)
+    binary, M, n_in, n_out, A = _header_fields(rd)
     if binary:
-        if M != I + A:
-            raise err(f"binary AIGER needs M = I + L + A, got M={M}, I+L+A={I + A}")
-        inputs = 2 * (1 + np.arange(I, dtype=np.int64))
-        outs = rd.ints(O, 1, "output").reshape(-1)
+        if M != n_in + A:
+            raise err(f"binary AIGER needs M = I + L + A, got M={M}, I+L+A={n_in + A}")
+        inputs = 2 * (1 + np.arange(n_in, dtype=np.int64))
+        outs = rd.ints(n_out, 1, "output").reshape(-1)
         d, pos = _leb128_decode(data, rd.pos, 2 * A, err)
-        lhs = 2 * (I + 1 + np.arange(A, dtype=np.int64))
+        lhs = 2 * (n_in + 1 + np.arange(A, dtype=np.int64))
         r0 = lhs - d[0::2]
         r1 = r0 - d[1::2]
         if A and ((d[0::2] < 1).any() or (r1 < 0).any()):
@@ -342,8 +357,8 @@ def _parse(data: bytes, src: str, group_sizes, tau, rewrite) -> Netlist:
                       f"{int(r1[g])} for literal {int(lhs[g])}")
         ands = np.column_stack([lhs, r0, r1]).reshape(-1, 3)
     else:
-        inputs = rd.ints(I, 1, "input").reshape(-1)
-        outs = rd.ints(O, 1, "output").reshape(-1)
+        inputs = rd.ints(n_in, 1, "input").reshape(-1)
+        outs = rd.ints(n_out, 1, "output").reshape(-1)
         ands = rd.ints(A, 3, "AND")
         pos = rd.pos
     _check_tail(data, pos, err)
@@ -351,7 +366,7 @@ def _parse(data: bytes, src: str, group_sizes, tau, rewrite) -> Netlist:
 
 
 def _build(M, inputs, outs, ands, err, group_sizes, tau, rewrite) -> Netlist:
-    I, A = inputs.size, ands.shape[0]
+    n_in, A = inputs.size, ands.shape[0]
     top = 2 * M + 1
     for what, v in (("input", inputs), ("output", outs), ("AND", ands.reshape(-1))):
         if v.size and v.max() > top:
@@ -360,11 +375,11 @@ def _build(M, inputs, outs, ands, err, group_sizes, tau, rewrite) -> Netlist:
         bad = ((v & 1) == 1) | (v < 2)
         if bad.any():
             raise err(f"{what} literal {int(v[bad][0])} must be even and not a constant")
-    # definition index of each variable: 0 the constant, 1 + i input i, 1 + I + j AND j
+    # definition index of each variable: 0 the constant, 1 + i input i, 1 + n_in + j AND j
     defined = np.concatenate([inputs, ands[:, 0]]) >> 1
     key = np.argsort(defined, kind="stable")
     sdef = defined[key]
-    if A + I > 1 and (sdef[1:] == sdef[:-1]).any():
+    if A + n_in > 1 and (sdef[1:] == sdef[:-1]).any():
         raise err(f"variable {int(sdef[1:][sdef[1:] == sdef[:-1]][0])} is defined twice")
 
     def where(var):
@@ -382,28 +397,29 @@ def _build(M, inputs, outs, ands, err, group_sizes, tau, rewrite) -> Netlist:
 
     w_out = where(outs >> 1)
     src = where(ands[:, 1:] >> 1).reshape(-1, 2)  # [A, 2]
-    if A and (src - (1 + I) >= np.arange(A)[:, None]).any():  # ASCII, not topological
-        order = _topological(src - (1 + I), ands, err)
+    if A and (src - (1 + n_in) >= np.arange(A)[:, None]).any():  # ASCII, not topological
+        order = _topological(src - (1 + n_in), ands, err)
         rank = np.empty(A, dtype=np.int64)
         rank[order] = np.arange(A)
         ands = ands[order]
         src = src[order]
-        src = np.where(src > I, 1 + I + rank[np.maximum(src - 1 - I, 0)], src)
-        w_out = np.where(w_out > I, 1 + I + rank[np.maximum(w_out - 1 - I, 0)], w_out)
-    # logic levels, from a plain netlist: node 0 const, 2 + i input i, 2 + I + j AND j
+        src = np.where(src > n_in, 1 + n_in + rank[np.maximum(src - 1 - n_in, 0)], src)
+        w_out = np.where(w_out > n_in, 1 + n_in + rank[np.maximum(w_out - 1 - n_in, 0)],
+                         w_out)
+    # logic levels, from a plain netlist: node 0 const, 2 + i input i, 2 + n_in + j AND j
     node = np.where(src == 0, 0, src + 1)
-    lev = Netlist(I, node, np.full(A, 2, np.uint8), np.full(A, _AND), []).levels()[2 + I:] \
-        if A else np.zeros(0, dtype=np.int32)
-    b = NetlistBuilder(I, rewrite=rewrite)
-    lit = np.empty(1 + I + A, dtype=np.int64)  # builder literal per definition index
+    lev = (Netlist(n_in, node, np.full(A, 2, np.uint8), np.full(A, _AND), []).levels()[2 + n_in:]
+           if A else np.zeros(0, dtype=np.int32))
+    b = NetlistBuilder(n_in, rewrite=rewrite)
+    lit = np.empty(1 + n_in + A, dtype=np.int64)  # builder literal per definition index
     lit[0] = FALSE
-    lit[1:1 + I] = b.input_lits()
+    lit[1:1 + n_in] = b.input_lits()
     neg = ands[:, 1:] & 1
     go = np.argsort(lev, kind="stable")
     bounds = (np.flatnonzero(np.diff(lev[go])) + 1).tolist()
     for s, e in (zip([0] + bounds, bounds + [A]) if A else ()):
         g = go[s:e]
-        lit[1 + I + g] = b.add(lit[src[g]] ^ neg[g], np.full(g.size, _AND))
+        lit[1 + n_in + g] = b.add(lit[src[g]] ^ neg[g], np.full(g.size, _AND))
     o = lit[w_out] ^ (outs & 1)
     gs = None if group_sizes is None else np.asarray(group_sizes)
     try:
