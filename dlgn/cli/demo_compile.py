@@ -1,7 +1,7 @@
 """The compile half of ``dlgn demo``: optimize and prove, build and check C, and run the
 CUDA kernel where a GPU is present.  Each step is ``step(ctx)`` over the demo's shared
 :class:`~dlgn.cli.demo_cmd.DemoContext`; the Verilog step lives with the Verilog backend
-(:func:`dlgn.backends.verilog_sim.demo_step`)."""
+(:func:`dlgn.cli.demo_verilog.demo_step`)."""
 from __future__ import annotations
 
 import logging
