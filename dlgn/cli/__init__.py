@@ -7,11 +7,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import pickle
 import sys
 
 __all__ = ["main", "SUBCOMMANDS"]
 
-SUBCOMMANDS = ("train", "compile", "predict", "verify", "demo")
+SUBCOMMANDS = ("train", "compile", "predict", "verify", "inspect", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +33,11 @@ def main(argv=None) -> int:
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
     try:
         rc = args.func(args)
-    except (ValueError, TypeError, ImportError, RuntimeError, OSError) as e:
+    except (ValueError, TypeError, ImportError, RuntimeError, OSError,
+            pickle.UnpicklingError, EOFError) as e:
+        # the project's errors are ValueError/RuntimeError subclasses (NetlistFormatError,
+        # ModelFileError, CheckpointError, DatasetError, CacheError, ...); a refused or
+        # damaged pickle that some reader did not wrap still ends in this one line
         logging.getLogger("dlgn").debug("error", exc_info=True)
         print(f"dlgn {args.command}: error: {e}", file=sys.stderr)
         return 2

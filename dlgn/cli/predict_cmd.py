@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 import numpy as np
+
+from ..compiler.atomic import atomic_write
 
 log = logging.getLogger("dlgn.predict")
 
@@ -36,6 +39,17 @@ def input_bits(net, X: np.ndarray) -> np.ndarray:
     return encode(enc, X)
 
 
+def save_npy(path, array: np.ndarray) -> Path:
+    """``np.save`` through the one atomic writer (all or nothing, fsync-ed); like np.save,
+    ``.npy`` is appended to a name without it."""
+    p = Path(path)
+    if not p.name.endswith(".npy"):
+        p = p.with_name(p.name + ".npy")
+    with atomic_write(p) as f:
+        np.save(f, array, allow_pickle=False)
+    return p
+
+
 def run(args) -> int:
     from ..compiler.simulate import argmax_first
     from ..runtime import build
@@ -50,10 +64,10 @@ def run(args) -> int:
     if args.scores:
         s = model.scores(bits)
         y = argmax_first(s)
-        np.save(args.scores, s)
+        save_npy(args.scores, s)
     else:
         y = model.predict(bits)
     dt = time.perf_counter() - t0
-    np.save(args.output, np.asarray(y, dtype=np.int64))
+    save_npy(args.output, np.asarray(y, dtype=np.int64))
     log.info("%d samples predicted with %s in %.3f s", len(y), args.target, dt)
     return 0

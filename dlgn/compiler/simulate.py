@@ -11,15 +11,20 @@ import numpy as np
 
 from .netlist import Netlist, NetlistError
 
-__all__ = ["check_bits", "pack_bits", "unpack_bits", "simulate_words", "simulate",
-           "scores", "predict", "scores_from_bits", "argmax_first"]
+__all__ = ["check_bits", "check_bit_bytes", "pack_bits", "unpack_bits", "simulate_words",
+           "simulate", "scores", "predict", "scores_from_bits", "argmax_first"]
 
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 _CHUNK_BYTES = 64 << 20
 
 
 def check_bits(X, n_inputs: int) -> np.ndarray:
-    """Validate input bits: a 2-D bool or uint8 array of 0/1 with ``n_inputs`` columns."""
+    """Validate input bits: a 2-D bool or uint8 array of 0/1 with ``n_inputs`` columns.
+
+    The one rule every runtime applies (simulator, C, CUDA, Verilog): a bool array is read
+    as its bytes, which must be 0 or 1 too -- numpy can hold other bytes in a bool array
+    (``np.frombuffer(b"\\x02", bool)``, ``u8.view(bool)``), and backends that read bytes
+    would disagree on them.  Raises TypeError (type, dtype) or ValueError (shape, values)."""
     if not isinstance(X, np.ndarray):
         raise TypeError(f"input bits must be a numpy array, got {type(X).__name__}")
     if X.ndim != 2:
@@ -27,15 +32,22 @@ def check_bits(X, n_inputs: int) -> np.ndarray:
     if X.shape[1] != n_inputs:
         raise ValueError(f"the netlist reads {n_inputs} input bits per sample, "
                          f"got {X.shape[1]} columns")
-    if X.dtype == np.bool_:
-        return X
-    if X.dtype != np.uint8:
+    if X.dtype != np.bool_ and X.dtype != np.uint8:
         raise TypeError(f"input bits must be bool or uint8 (0/1), got dtype {X.dtype}; "
                         f"convert with X.astype(np.uint8)")
-    if X.size and X.max() > 1:
-        raise ValueError("uint8 input bits must be 0 or 1 "
-                         f"(found {int(X.max())}); encode features first")
+    if X.size:
+        check_bit_bytes(int(X.view(np.uint8).max()), X.dtype == np.bool_)
     return X
+
+
+def check_bit_bytes(top: int, is_bool: bool) -> None:
+    """The value rule of :func:`check_bits` for a caller that found the largest byte ``top``
+    itself (the CUDA runtime, on device tensors): ValueError unless ``top`` is 0 or 1."""
+    if top <= 1:
+        return
+    if is_bool:
+        raise ValueError(f"input bits must be 0/1 (got byte {top} in a bool array)")
+    raise ValueError(f"uint8 input bits must be 0 or 1 (found {top}); encode features first")
 
 
 def pack_bits(X: np.ndarray) -> np.ndarray:

@@ -11,17 +11,20 @@ buffers, so they come back exactly).
 """
 from __future__ import annotations
 
-import os
 import pickle
+import re
+import warnings
 import zipfile
 from pathlib import Path
 
 import torch
 
+from ..compiler.atomic import atomic_write
 from .net import LogicNet
 
-__all__ = ["MODEL_FORMAT", "MODEL_VERSION", "ModelFileError", "save_model", "load_model",
-           "read_model_file", "model_from_dict", "check_safe"]
+__all__ = ["MODEL_FORMAT", "MODEL_VERSION", "ModelFileError", "CheckpointError", "save_model",
+           "load_model", "read_model_file", "model_from_dict", "check_safe", "save_torch",
+           "load_torch"]
 
 MODEL_FORMAT = "dlgn-model"
 MODEL_VERSION = 1
@@ -29,6 +32,50 @@ MODEL_VERSION = 1
 
 class ModelFileError(ValueError):
     """A file that is not a (readable, supported) dlgn model file."""
+
+
+class CheckpointError(ModelFileError):
+    """A file that is not a (readable, supported) dlgn training checkpoint."""
+
+
+# what torch.load raises on a damaged, foreign or hostile file (weights-only: nothing runs)
+_LOAD_ERRORS = (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile,
+                ValueError, OSError, AttributeError, KeyError, IndexError, TypeError,
+                ImportError, RecursionError, OverflowError, UnicodeDecodeError)
+
+
+def save_torch(obj, path) -> Path:
+    """``torch.save(obj)`` to ``path`` through the one atomic writer
+    (:func:`dlgn.compiler.atomic.atomic_write`: temp file, fsync, rename, fsync of the
+    directory; a killed writer's temp is removed by the next write)."""
+    path = Path(path)
+    with atomic_write(path) as f:
+        torch.save(obj, f)
+    return path
+
+
+def load_torch(path, what: str = "dlgn model file", error=ModelFileError,
+               map_location="cpu"):
+    """``torch.load(path, weights_only=True)``: only tensors and plain containers are
+    rebuilt, no pickled code ever runs; any failure (damaged, foreign or hostile file) is
+    ``error`` with a one-line message."""
+    try:
+        with warnings.catch_warnings():   # torch warns about foreign pickle protocols
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except _LOAD_ERRORS as e:
+        raise error(f"{path} is not a readable {what}: {_one_line(e)}") from e
+
+
+def _one_line(e: BaseException) -> str:
+    """The gist of a torch.load error: the weights-only unpickler's refusal (not its advice
+    to retry with weights_only=False), else the first line."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    if isinstance(e, pickle.UnpicklingError) and lines and "eights only" in lines[0]:
+        why = [ln for ln in lines[1:] if re.search(r"unsupported|blocked|not allowed", ln, re.I)]
+        detail = re.sub(r"^WeightsUnpickler error:\s*", "", why[0]) if why else "refused"
+        return f"it holds more than tensors and plain data (not loaded: {detail})"
+    return lines[0] if lines else type(e).__name__
 
 
 def check_safe(obj, where: str = "extra") -> None:
@@ -58,15 +105,7 @@ def save_model(net: LogicNet, path, **extra) -> Path:
     obj = {"format": MODEL_FORMAT, "version": MODEL_VERSION, "config": net.config,
            "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
            "extra": extra}
-    path = Path(path)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return save_torch(obj, path)
 
 
 def read_model_file(path, map_location="cpu") -> dict:
@@ -74,11 +113,7 @@ def read_model_file(path, map_location="cpu") -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
-    try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError,
-            OSError, AttributeError, KeyError, IndexError, TypeError) as e:
-        raise ModelFileError(f"{path} is not a readable dlgn model file: {e}") from e
+    obj = load_torch(path, "dlgn model file", ModelFileError, map_location)
     if not isinstance(obj, dict) or obj.get("format") != MODEL_FORMAT:
         raise ModelFileError(f"{path} is not a dlgn model file (no format={MODEL_FORMAT!r})")
     if obj.get("version") != MODEL_VERSION:

@@ -116,6 +116,17 @@ class _RestrictedUnpickler(pickle.Unpickler):
                 "arrays may appear in a data file") from None
 
 
+class PickledDataError(DatasetError, pickle.UnpicklingError):
+    """A pickled data file that was refused (it names code) or is damaged: a DatasetError
+    (one line from the CLI), and still the UnpicklingError the restricted unpickler gives."""
+
+
+# what restricted_load raises on a damaged or hostile file (the refusals are UnpicklingError)
+_PICKLE_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError,
+                  IndexError, AttributeError, OverflowError, RecursionError, MemoryError,
+                  UnicodeDecodeError, OSError)
+
+
 def restricted_load(fileobj, encoding: str = "latin1"):
     """Unpickle ``fileobj`` allowing only dict/list/tuple/bytes/str/int/float and numpy
     arrays (their reconstruction functions). Anything else raises UnpicklingError."""
@@ -327,8 +338,12 @@ def _load_cifar(n: int, root: str | Path | None = None):
             path = base / name
             if not path.is_file():
                 raise DatasetError(f"cifar{n}: {path} not found")
-            with open(path, "rb") as f:
-                d = restricted_load(f)
+            try:
+                with open(path, "rb") as f:
+                    d = restricted_load(f)
+            except _PICKLE_ERRORS as e:   # damaged or hostile: nothing in it ran
+                why = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                raise PickledDataError(f"{path} is not a readable CIFAR batch: {why}") from e
             if not isinstance(d, dict):
                 raise DatasetError(f"{path}: expected a dict, got {type(d).__name__}")
             x = np.asarray(_get(d, "data"), dtype=np.uint8)

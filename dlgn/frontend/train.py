@@ -7,8 +7,9 @@ resumption from checkpoints, and DistributedDataParallel when torch.distributed 
   an uninterrupted run would have seen and ends with bit-identical parameters.
 * :func:`evaluate` -- accuracy of the relaxed forward (``train()`` mode, "soft") and of the
   hard discretized forward (``eval()`` mode, "discrete": the function the compiler lowers).
-* Checkpoints are plain dicts of tensors, numbers and strings written atomically (temporary
-  file + ``os.replace``), loadable with ``torch.load(path, weights_only=True)``.
+* Checkpoints are plain dicts of tensors, numbers and strings written atomically and durably
+  (:func:`dlgn.compiler.atomic.atomic_write`), loadable with
+  ``torch.load(path, weights_only=True)``.
 * DDP: when ``torch.distributed`` is initialized with world size W > 1 (torchrun, or
   ``dlgn train --devices N`` which spawns the processes), the net is wrapped in
   ``DistributedDataParallel`` and each global batch of ``batch_size`` rows is split into W
@@ -241,25 +242,33 @@ def _set_rng_state(st: dict):
 
 
 def _atomic_save(obj, path: Path):
+    """The checkpoint writer: the one atomic, durable writer (dlgn.compiler.atomic), whose
+    next write also removes the temp file of a writer killed mid-write."""
+    from .checkpoint import save_torch
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    save_torch(obj, path)
 
 
 def load_checkpoint(path) -> dict:
-    """Read a training checkpoint (``weights_only=True``) and check its format."""
-    ck = torch.load(Path(path), map_location="cpu", weights_only=True)
+    """Read a training checkpoint (``weights_only=True``: nothing in it runs) and check its
+    format; raises :class:`dlgn.frontend.checkpoint.CheckpointError` (a ValueError)."""
+    from .checkpoint import CheckpointError, load_torch
+    ck = load_torch(Path(path), "dlgn training checkpoint", CheckpointError)
     if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not a dlgn training checkpoint ({CHECKPOINT_FORMAT})")
+        raise CheckpointError(f"{path}: not a dlgn training checkpoint ({CHECKPOINT_FORMAT})")
+    for key, (typ, what) in _CK_FIELDS.items():
+        v = ck.get(key)
+        if not isinstance(v, typ) or isinstance(v, bool) or (key == "partial" and len(v) != 3):
+            raise CheckpointError(f"{path}: field {key!r} of the checkpoint is missing or "
+                                  f"not {what}")
     return ck
+
+
+_CK_FIELDS = {"model": (dict, "a dict"), "optimizer": (dict, "a dict"), "rng": (dict, "a dict"),
+              "epoch": (int, "an int"), "step_in_epoch": (int, "an int"),
+              "step": (int, "an int"), "seconds": ((float, int), "a number"),
+              "partial": ((list, tuple), "3 numbers"), "config": (str, "a str"),
+              "history": (str, "a str")}
 
 
 def _config_json(net) -> str:

@@ -120,23 +120,26 @@ class CompiledCModel:
                 f"threads={self.threads})")
 
     def _rows(self, X) -> np.ndarray:
-        # type, shape and dtype here; the 0/1 check of uint8 bytes rides along the packing
-        # loop in C (rc -2, see _call), which then raises check_bits' own error
+        # type, shape and dtype here; the 0/1 check of the bytes (uint8 or bool: one rule,
+        # check_bits') rides along the packing loop in C (rc -2, see _call), which then
+        # raises check_bits' own error
         if isinstance(X, np.ndarray) and X.ndim == 2:
             check_bits(X[:0], self.n_inputs)
         else:
             check_bits(X, self.n_inputs)
-        return np.ascontiguousarray(X).view(np.uint8)
+        return np.ascontiguousarray(X)     # bool or uint8: C reads the bytes (see _call)
 
     def _call(self, name, X, out):
         if X.shape[0] == 0 or out.size == 0:
+            if X.size:            # nothing to compute (no outputs): the bytes still count
+                check_bits(X, self.n_inputs)
             return out
         ffi = self._ffi
         fn = getattr(self._lib, name + "_mt")
         kind = "uint8_t[]" if out.dtype == np.uint8 else "int32_t[]"
-        xb = ffi.from_buffer("uint8_t[]", X) if X.size else ffi.NULL
+        xb = ffi.from_buffer("uint8_t[]", X.view(np.uint8)) if X.size else ffi.NULL
         rc = fn(xb, X.shape[0], ffi.from_buffer(kind, out), self.threads)
-        if rc == -2:  # a byte other than 0/1: the same error as the simulator's
+        if rc == -2:  # a byte other than 0/1 (in a uint8 or bool array): check_bits' error
             check_bits(X, self.n_inputs)
             raise ValueError("uint8 input bits must be 0 or 1; encode features first")
         if rc != 0:
@@ -231,8 +234,9 @@ def build_c(netlist: Netlist, threads: int = 0, word_bits: int | None = None, cc
     ``threads``: sample-block threads per call (0: every CPU this process may use);
     ``word_bits``: 64/128/256/512 (None: :func:`host_word_bits`); ``cc``: the compiler
     (default :func:`default_cc`); ``cflags``: a list or string replacing
-    ``-O1 -march=native`` (:func:`default_cflags`); ``cache_dir``: the cache root (default ``$DLGN_CACHE_DIR`` or
-    ``~/.cache/dlgn``)."""
+    ``-O1 -march=native`` (:func:`default_cflags`); ``cache_dir``: the cache root (default
+    ``$DLGN_CACHE_DIR`` or ``~/.cache/dlgn``; see :mod:`dlgn.runtime.cache` for the checks
+    that root and entry pass before a library is loaded)."""
     from ..backends import c as cback
     if not isinstance(netlist, Netlist):
         raise TypeError(f"expected a dlgn Netlist, got {type(netlist).__name__}")
@@ -265,9 +269,12 @@ def build_c(netlist: Netlist, threads: int = 0, word_bits: int | None = None, cc
         parts.append(cache.cpu_identity())
     key = cache.cache_key(*parts)
     modname = f"_dlgn_c_{key[:24]}"
+    so_name = modname + sysconfig.get_config_var("EXT_SUFFIX")
+    # get_or_build verifies the library's owner, mode, size and sha256 before we load it
     build_dir = cache.get_or_build(
-        key, lambda tmp: _compile(tmp, modname, source, cdef, cc, flags), cache_dir)
-    so = build_dir / (modname + sysconfig.get_config_var("EXT_SUFFIX"))
+        key, lambda tmp: _compile(tmp, modname, source, cdef, cc, flags), cache_dir,
+        artifact=so_name)
+    so = build_dir / so_name
     with _LOCK:
         mod = _LOADED.get(str(so))
         if mod is None:

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..backends import cuda as _cuda
 from ..compiler.netlist import Netlist, NetlistError
-from ..compiler.simulate import check_bits
+from ..compiler.simulate import check_bit_bytes, check_bits
 from . import cache as _cache
 
 __all__ = ["build_cuda", "CompiledCudaModel", "CudaUnavailableError", "CudaRuntimeError",
@@ -139,7 +139,9 @@ def _build_library(source: str, name: str, cpu_shim: bool, device: int, cache_di
         _run([cxx, *flags, str(cu), "-o", str(tmp / f"{name}.so")], cwd=tmp)
 
     try:
-        d = _cache.get_or_build(key, builder, cache_dir)
+        d = _cache.get_or_build(key, builder, cache_dir, artifact=f"{name}.so")
+    except _cache.CacheError:
+        raise
     except RuntimeError as e:
         if not cpu_shim and "-arch=native" in flags:
             raise CudaUnavailableError(f"nvcc could not target this machine's GPU (no torch to "
@@ -307,6 +309,8 @@ class CompiledCudaModel:
     def _unpack_outputs(self, ow: np.ndarray, n: int) -> np.ndarray:
         """OW[tile][O][BLOCK] words -> bool[n, O]."""
         O, B, wb = self.netlist.n_outputs, self.block, self.word_bits
+        if O == 0:      # no output words at all (simulator and C: shape (n, 0))
+            return np.zeros((n, 0), dtype=bool)
         words = ow.view(np.uint32 if wb == 32 else np.uint64).reshape(-1, O, B)
         words = words.transpose(1, 0, 2).reshape(O, -1).astype("<u" + str(wb // 8))
         bits = np.unpackbits(np.ascontiguousarray(words).view(np.uint8).reshape(O, -1),
@@ -379,11 +383,12 @@ class CompiledCudaModel:
             raise ValueError(f"input bits must be 2-D (samples x {net.n_inputs}), got "
                              f"{tuple(X.shape)}")
         if X.dtype not in (torch.uint8, torch.bool):
-            raise TypeError(f"input bits must be uint8 or bool (nonzero counts as 1), got "
-                            f"{X.dtype}")
+            raise TypeError(f"input bits must be bool or uint8 (0/1), got dtype {X.dtype}")
         if X.device.index != self.device:
             raise ValueError(f"the model was built for cuda:{self.device}, the input is on "
                              f"{X.device}")
+        if X.numel():   # check_bits' rule, on the device (one reduction)
+            check_bit_bytes(int(X.view(torch.uint8).max()), X.dtype == torch.bool)
         X = X.contiguous()
         n, C, O = X.shape[0], net.n_classes, net.n_outputs
         dev = X.device

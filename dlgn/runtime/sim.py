@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..compiler.simulate import predict, scores, simulate
 from ..compiler.netlist import Netlist
+from ..compiler.simulate import predict, scores, simulate
 
 __all__ = ["SimModel"]
 
