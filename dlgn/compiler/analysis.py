@@ -7,8 +7,9 @@ import numpy as np
 
 from .gates import GATE_NAMES, GATE_TABLES
 from .netlist import Netlist
+from .passes.dead import reachable
 
-__all__ = ["stats", "fanout", "cone_nodes", "to_networkx", "to_dot"]
+__all__ = ["stats", "fanout", "cone_nodes", "to_networkx", "to_dot", "gate_types"]
 
 
 def fanout(net: Netlist) -> np.ndarray:
@@ -41,6 +42,37 @@ def stats(net: Netlist) -> dict:
     }
 
 
+def gate_types(net: Netlist, top: int = 16) -> list[dict]:
+    """The most common (arity, table) pairs, most frequent first: two-input gates by name
+    (``AND``, ``XOR``, ...), others as ``LUT<k>:<table hex>``."""
+    if net.n_gates == 0:
+        return []
+    key = (net.arity.astype(np.uint64) << np.uint64(60)) ^ net.table
+    big = net.arity >= 6
+    if big.any():  # a 64-bit table leaves no room for the arity: keep them apart exactly
+        pairs = np.stack([net.arity.astype(np.uint64), net.table], axis=1)
+        u, inv, cnt = np.unique(pairs, axis=0, return_inverse=True, return_counts=True)
+        ar, tab = u[:, 0].astype(int), u[:, 1]
+    else:
+        u, cnt = np.unique(key, return_counts=True)
+        ar, tab = (u >> np.uint64(60)).astype(int), u & np.uint64((1 << 60) - 1)
+    order = np.lexsort((tab, ar, -cnt))[:top]
+    names2 = {int(t): n for t, n in zip(GATE_TABLES.tolist(), GATE_NAMES)}
+    out = []
+    for i in order.tolist():
+        k, t = int(ar[i]), int(tab[i])
+        if k == 2:
+            name = names2[t]
+        elif k == 1:
+            name = ("FALSE", "NOT", "BUF", "TRUE")[t]
+        elif k == 0:
+            name = "CONST1" if t & 1 else "CONST0"
+        else:
+            name = f"LUT{k}:{t:0{(1 << k) // 4}x}"
+        out.append({"gate": name, "arity": k, "count": int(cnt[i])})
+    return out
+
+
 def cone_nodes(net: Netlist, cone=None, by: str = "output") -> np.ndarray:
     """Sorted node ids in the transitive fan-in of ``cone`` (None: every node).
 
@@ -56,19 +88,7 @@ def cone_nodes(net: Netlist, cone=None, by: str = "output") -> np.ndarray:
         raise ValueError("by must be 'output' or 'node'")
     if c.size and (c.min() < 0 or c.max() >= net.n_nodes):
         raise ValueError(f"node id out of range 0..{net.n_nodes - 1}")
-    mark = np.zeros(net.n_nodes, dtype=bool)
-    mark[c] = True
-    first = net.first_gate
-    if net.n_gates:  # one reverse sweep, a level at a time
-        lev = net.levels()[first:]
-        order = np.argsort(-lev.astype(np.int64), kind="stable")
-        bounds = np.flatnonzero(np.diff(lev[order])) + 1
-        used = np.arange(net.max_arity)[None, :] < net.arity[:, None].astype(np.int64)
-        for grp in np.split(order, bounds):
-            g = grp[mark[first + grp]]
-            if g.size:
-                mark[net.fanin[g][used[g]]] = True
-    return np.flatnonzero(mark)
+    return np.flatnonzero(reachable(net, c))
 
 
 def _label(net, v):
