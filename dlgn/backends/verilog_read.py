@@ -23,7 +23,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
 
 from ..compiler.builder import NetlistBuilder
 from ..compiler.gates import MAX_ARITY
@@ -242,14 +241,7 @@ def read_verilog_logic(source, module: str = "dlgn_model") -> Netlist:
     b = NetlistBuilder(n_in, rewrite=True)
     lit = {("x", i): v for i, v in enumerate(b.input_lits().tolist())}
     for lvl in sorted(by_level):
-        rows = by_level[lvl]
-        K = max(1, max(len(lv) for _, lv, _ in rows))
-        fan = np.zeros((len(rows), K), dtype=np.int64)
-        for r, (_, lv, _) in enumerate(rows):
-            fan[r, :len(lv)] = [lit[x] for x in lv]
-        made = b.add(fan, np.array([t for _, _, t in rows], dtype=np.uint64),
-                     arity=[len(lv) for _, lv, _ in rows])
-        lit.update(zip((key for key, _, _ in rows), made.tolist()))
+        b.add_named(lit, by_level[lvl])
     return b.finish([lit[("y", o)] for o in range(m.y_width)])
 
 

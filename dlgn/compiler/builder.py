@@ -317,6 +317,21 @@ class NetlistBuilder:
                                f"{1 << int(ar[g])} entries")
         return self._add_checked(np.where(used, lits, 0), tab, ar)
 
+    def add_named(self, lit: dict, rows) -> None:
+        """Add gates given by name, for readers of text formats: ``rows`` is a list of
+        ``(name, fan-in names, table)`` whose fan-ins are all keys of ``lit`` (name ->
+        literal); the new gates' literals are stored in ``lit`` under their names.  Rows of
+        one call must not read each other (group them by level)."""
+        if not rows:
+            return
+        K = max(1, max(len(ins) for _, ins, _ in rows))
+        fan = np.zeros((len(rows), K), dtype=np.int64)
+        for r, (_, ins, _) in enumerate(rows):
+            fan[r, :len(ins)] = [lit[x] for x in ins]
+        made = self.add(fan, np.array([t for _, _, t in rows], dtype=np.uint64),
+                        arity=[len(ins) for _, ins, _ in rows])
+        lit.update(zip((name for name, _, _ in rows), made.tolist()))
+
     def _add_checked(self, lits, tab, ar):
         """:meth:`add` on validated arrays (fan-ins past a row's arity already 0)."""
         n = lits.shape[0]

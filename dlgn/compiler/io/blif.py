@@ -196,14 +196,7 @@ def _parse(text, src, group_sizes, tau, rewrite) -> Netlist:
     b = NetlistBuilder(len(inputs), rewrite=rewrite)
     lit = dict(zip(inputs, b.input_lits().tolist()))
     for lv in sorted(by_level):
-        gates = by_level[lv]
-        K = max(1, max(len(ins) for _, ins, _ in gates))
-        fan = np.zeros((len(gates), K), dtype=np.int64)
-        for r, (_, ins, _) in enumerate(gates):
-            fan[r, :len(ins)] = [lit[x] for x in ins]
-        made = b.add(fan, np.array([t for _, _, t in gates], dtype=np.uint64),
-                     arity=[len(ins) for _, ins, _ in gates])
-        lit.update(zip((s for s, _, _ in gates), made.tolist()))
+        b.add_named(lit, by_level[lv])
     gs = None if group_sizes is None else np.asarray(group_sizes)
     try:
         return b.finish([lit[o] for o in outputs], gs, tau)
