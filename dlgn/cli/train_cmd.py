@@ -1,16 +1,31 @@
 """``dlgn train --dataset NAME ... -o model.pt``: build a LogicNet with the data set's
-recommended encoder, train it (optionally on N processes with DDP) and save it with its
-encoder, so that ``dlgn compile model.pt`` works."""
+recommended encoder and training recipe (:data:`dlgn.frontend.data.PRESETS`; every option
+given on the command line overrides it), train it (optionally on N processes with DDP) and
+save it with its encoder, so that ``dlgn compile model.pt`` works.
+
+Every output path (``-o``, ``--checkpoint``, ``--log``) is checked before the data is
+loaded, so a run is never lost to a path that cannot be written at its end.  Ctrl-C stops
+at the next step: the checkpoint (when ``--checkpoint`` was given) is written first and the
+command says how to resume."""
 from __future__ import annotations
 
+import argparse
 import json
 import logging
+import math
 import os
+import shlex
 from pathlib import Path
+
+from ..errors import UsageError
+from . import check_output_file
 
 log = logging.getLogger("dlgn.train")
 
-__all__ = ["add_parser", "run", "parse_layers", "build_net"]
+__all__ = ["add_parser", "run", "parse_layers", "build_net", "resolve_preset"]
+
+#: The options a preset fills in when they are not given (argparse default None).
+PRESET_OPTIONS = ("layers", "epochs", "batch_size", "lr", "tau", "schedule")
 
 
 def parse_layers(text: str) -> list[int]:
@@ -27,50 +42,143 @@ def parse_layers(text: str) -> list[int]:
             else:
                 out.append(int(part))
         except ValueError:
-            raise ValueError(f"bad --layers {text!r}: use e.g. 4x8000 or 8000,8000") from None
+            raise UsageError(f"bad --layers {text!r}: use e.g. 4x8000 or 8000,8000") from None
     if not out or any(w < 1 for w in out):
-        raise ValueError(f"bad --layers {text!r}: need at least one layer of >= 1 gates")
+        raise UsageError(f"bad --layers {text!r}: need at least one layer of >= 1 gates")
     return out
 
 
+# ---------------------------------------------------------------- argparse types
+def _int_at_least(lo: int):
+    def check(text):
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if v < lo:
+            raise argparse.ArgumentTypeError(f"must be >= {lo}, got {v}")
+        return v
+    check.__name__ = f"int >= {lo}"
+    return check
+
+
+def positive_float(text):
+    """A finite float > 0 (no inf, nan, 0 or negative: --lr inf trains NaN weights)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return v
+
+
+def _layers_text(text):
+    try:
+        parse_layers(text)
+    except UsageError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def _dataset_name(text):
+    from ..frontend.data import DATASETS
+    key = str(text).lower().replace("_", "-")
+    if key not in DATASETS:
+        raise argparse.ArgumentTypeError(f"unknown data set {text!r}; known: "
+                                         f"{', '.join(DATASETS)}")
+    return key
+
+
+positive_int = _int_at_least(1)
+nonneg_int = _int_at_least(0)
+
+
 def add_parser(sub):
-    p = sub.add_parser("train", help="train a logic gate network on a data set",
-                       description="Train a Light DLGN on an offline data set and save it "
-                                   "(weights, connections and input encoder) to -o.")
-    p.add_argument("--dataset", required=True, help="mnist, fashion-mnist, adult, "
-                   "breast-cancer, digits, monk1/2/3, cifar10, cifar100")
-    p.add_argument("--root", help="data directory (CIFAR)")
-    p.add_argument("--limit", type=int, help="use only the first N training (and test) rows")
-    p.add_argument("--bits", type=int, help="thermometer bits per feature (overrides the "
-                   "data set's recommended encoding)")
-    p.add_argument("--layers", default="4x8000", help="e.g. 4x8000 or 8000,8000,4000")
-    p.add_argument("--arity", type=int, default=2)
-    p.add_argument("--parametrization", default="iwp", choices=["iwp", "op"])
-    p.add_argument("--init", default="residual", choices=["residual", "gaussian"])
-    p.add_argument("--connections", default="random", choices=["random", "unique"])
-    p.add_argument("--phi", default="sigmoid", choices=["sigmoid", "sin"])
-    p.add_argument("--tau", type=float, default=10.0)
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=256, help="global batch size")
-    p.add_argument("--lr", type=float, default=0.01)
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--devices", type=int, default=1,
+    from ..frontend.data import DATASETS, PRESETS
+    from . import RawHelpFormatter
+    width = max(map(len, PRESETS))
+    recipes = "\n".join(f"  {k:<{width}}  {_describe(v)}" for k, v in PRESETS.items())
+    p = sub.add_parser(
+        "train", help="train a logic gate network on a data set",
+        formatter_class=RawHelpFormatter,
+        description="Train a Light DLGN on an offline data set and save it (weights,\n"
+                    "connections and input encoder) to -o.  The network and the training\n"
+                    "recipe come from the data set's preset, measured to give a good\n"
+                    "discrete model; each option given here overrides its part.",
+        epilog=f"presets (--preset NAME; default: the --dataset's own):\n{recipes}")
+    p.add_argument("--dataset", required=True, type=_dataset_name,
+                   help=f"one of: {', '.join(DATASETS)}")
+    p.add_argument("--preset", default=None, choices=sorted(PRESETS), metavar="NAME",
+                   help="training recipe (layers, epochs, batch size, lr, tau, schedule; see "
+                        "below) (default: the --dataset's own)")
+    p.add_argument("--root", help="data directory (CIFAR; Fashion-MNIST elsewhere than the "
+                                  "Debian package's)")
+    p.add_argument("--limit", type=positive_int,
+                   help="use only the first N training (and test) rows (default: all)")
+    p.add_argument("--bits", type=positive_int, help="thermometer bits per numeric feature "
+                   "(default: the data set's recommended encoding)")
+    p.add_argument("--layers", type=_layers_text, default=None,
+                   help="gates per layer, e.g. 4x8000 or 8000,8000,4000 (default: preset)")
+    p.add_argument("--arity", type=positive_int, default=2, help="inputs per gate (1-6)")
+    p.add_argument("--parametrization", default="iwp", choices=["iwp", "op"],
+                   help="iwp: 2^arity input-wise parameters per gate; op: 16 gate logits")
+    p.add_argument("--init", default="residual", choices=["residual", "gaussian"],
+                   help="initial weights (residual: near the pass-through gate)")
+    p.add_argument("--connections", default="random", choices=["random", "unique"],
+                   help="how each gate's inputs are drawn from the layer before")
+    p.add_argument("--phi", default="sigmoid", choices=["sigmoid", "sin"],
+                   help="the relaxation of the IWP parameters")
+    p.add_argument("--tau", type=positive_float, default=None,
+                   help="GroupSum temperature (default: preset)")
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help="passes over the training set (default: preset)")
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help="global batch size (default: preset)")
+    p.add_argument("--lr", type=positive_float, default=None,
+                   help="Adam learning rate (default: preset)")
+    p.add_argument("--schedule", choices=["constant", "cosine"], default=None,
+                   help="learning-rate schedule (default: preset)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N)")
+    p.add_argument("--devices", type=positive_int, default=1,
                    help="train on N processes with DistributedDataParallel (gloo on the CPU, "
                         "nccl on CUDA)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0,
+    p.add_argument("--seed", type=int, default=0, help="connections, weights, batch order")
+    p.add_argument("--threads", type=nonneg_int, default=0,
                    help="torch CPU threads per process (0: torch's default; with --devices N "
                         "on the CPU: cores / N)")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"],
                    help="parameter and activation precision for training")
-    p.add_argument("--checkpoint", help="checkpoint file, written every epoch")
+    p.add_argument("--checkpoint", help="checkpoint file, written every epoch and on Ctrl-C "
+                                        "(default: none)")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
-    p.add_argument("--eval-every", type=int, default=1)
-    p.add_argument("--log", help="append each epoch's metrics to this JSON-lines file")
+    p.add_argument("--eval-every", type=nonneg_int, default=1,
+                   help="evaluate test accuracy every N epochs (0: only after the last)")
+    p.add_argument("--log", help="append each epoch's metrics to this JSON-lines file "
+                                 "(default: none)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("-o", "--output", required=True, help="model file (.pt)")
+    p.add_argument("-o", "--output", required=True, help="model file to write (.pt)")
     p.set_defaults(func=run)
     return p
+
+
+def _describe(recipe: dict) -> str:
+    return (f"{recipe['layers']}, {recipe['epochs']} epochs, batch {recipe['batch_size']}, "
+            f"lr {recipe['lr']:g}, tau {recipe['tau']:g}"
+            + (f", {recipe['schedule']}" if recipe.get("schedule", "constant") != "constant"
+               else ""))
+
+
+def resolve_preset(args) -> dict:
+    """Fill the options left at None from the preset (``--preset``, else the data set's
+    own); returns the recipe used."""
+    from ..frontend.data import PRESETS
+    name = args.preset or args.dataset
+    recipe = dict(PRESETS[name])
+    for key in PRESET_OPTIONS:
+        if getattr(args, key, None) is None:
+            setattr(args, key, recipe.get(key, "constant" if key == "schedule" else None))
+    return {"name": name, **{k: getattr(args, k) for k in PRESET_OPTIONS}}
 
 
 def build_net(args, data):
@@ -80,13 +188,13 @@ def build_net(args, data):
     spec = dict(data.encoder)
     if args.bits is not None:
         if args.bits < 1:
-            raise ValueError(f"--bits must be >= 1, got {args.bits}")
+            raise UsageError(f"--bits must be >= 1, got {args.bits}")
         if spec.get("kind") == "thermometer":
             spec["n_bits"] = args.bits
         elif spec.get("kind") == "mixed":
             spec["numeric"] = dict(spec.get("numeric", {}), n_bits=args.bits)
         else:
-            raise ValueError(f"--bits does not apply to {data.name}'s "
+            raise UsageError(f"--bits does not apply to {data.name}'s "
                              f"{spec.get('kind')} encoding")
     encoder = make_encoder(data, spec)
     net = LogicNet(data.n_features, layers=parse_layers(args.layers),
@@ -129,22 +237,27 @@ def _train_rank(rank: int, args) -> dict:
     data = _load(args)
     net = build_net(args, data)
     if rank == 0:
-        n_gates = sum(parse_layers(args.layers))
-        log.info("%s: %d train / %d test rows, %d features -> %d gates in %d layers",
-                 data.name, len(data.x_train), len(data.x_test), data.n_features, n_gates,
-                 len(parse_layers(args.layers)))
+        widths = parse_layers(args.layers)
+        log.info("%s: %d train / %d test rows, %d features -> %d input bits -> %d gates in "
+                 "%d layers", data.name, len(data.x_train), len(data.x_test), data.n_features,
+                 net.n_inputs, sum(widths), len(widths))
     hist = train(net, data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                  device=args.device, seed=args.seed, checkpoint=args.checkpoint,
-                 resume=args.resume, eval_every=args.eval_every,
+                 resume=args.resume, eval_every=args.eval_every, schedule=args.schedule,
                  progress=not args.no_progress and rank == 0, log=args.log)
     if rank == 0:
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)
-        final = {k: hist[k][-1] for k in ("soft_acc", "discrete_acc", "loss") if hist[k]}
         save_model(net.cpu(), out, dataset=data.name, history=json.dumps(hist))
-        log.info("saved %s: test soft %.4f, discrete %.4f", out,
-                 final.get("soft_acc") or 0.0, final.get("discrete_acc") or 0.0)
+        log.info("saved %s: test accuracy soft %s, discrete %s", out,
+                 _last(hist, "soft_acc"), _last(hist, "discrete_acc"))
     return hist
+
+
+def _last(hist: dict, key: str) -> str:
+    """The last measured value of ``key`` as a percentage, or "not measured"."""
+    vals = [v for v in hist.get(key, []) if v is not None]
+    return f"{100 * vals[-1]:.2f} %" if vals else "not measured"
 
 
 def _spawned(rank: int, args):
@@ -153,17 +266,54 @@ def _spawned(rank: int, args):
     _train_and_save(rank, args)
 
 
+def check_outputs(args) -> None:
+    """Every path the run writes, checked (and its folder created) before any work."""
+    paths = {"-o": args.output, "--checkpoint": args.checkpoint, "--log": args.log}
+    given = {k: Path(v).resolve() for k, v in paths.items() if v}
+    seen = {}
+    for opt, p in given.items():
+        if p in seen:
+            raise UsageError(f"{opt} and {seen[p]} name the same file {paths[opt]}")
+        seen[p] = opt
+    check_output_file(args.output, "-o")
+    if args.log:
+        check_output_file(args.log, "--log", append=True)
+    if args.checkpoint:
+        check_output_file(args.checkpoint, "--checkpoint")
+
+
+def _resume_hint(args) -> str:
+    argv = list(getattr(args, "argv", None) or [])
+    if "train" in argv:
+        return shlex.join(["dlgn", *argv] + ([] if "--resume" in argv else ["--resume"]))
+    return f"the same dlgn train command with --checkpoint {args.checkpoint} --resume"
+
+
 def run(args) -> int:
     if args.resume and not args.checkpoint:
-        raise ValueError("--resume needs --checkpoint")
-    if args.devices < 1:
-        raise ValueError(f"--devices must be >= 1, got {args.devices}")
+        raise UsageError("--resume needs --checkpoint")
+    if args.arity > 6:
+        raise UsageError(f"--arity must be 1..6, got {args.arity}")
+    recipe = resolve_preset(args)
     parse_layers(args.layers)
-    if args.devices > 1:
-        from ..frontend.train import spawn
-        cuda = args.device.startswith("cuda")
-        spawn(_spawned, args.devices, args, backend="nccl" if cuda else "gloo")
-        return 0
-    rank = int(os.environ.get("RANK", "0"))
-    _train_and_save(rank, args)
+    check_outputs(args)
+    log.info("recipe (preset %s; options given here override it): %s", recipe["name"],
+             _describe(recipe))
+    try:
+        if args.devices > 1:
+            from ..frontend.train import spawn
+            cuda = args.device.startswith("cuda")
+            spawn(_spawned, args.devices, args, backend="nccl" if cuda else "gloo")
+            return 0
+        rank = int(os.environ.get("RANK", "0"))
+        _train_and_save(rank, args)
+    except KeyboardInterrupt as e:
+        from ..frontend.train import TrainingInterrupted
+        where = f" at epoch {e.epoch + 1}, step {e.step}" \
+            if isinstance(e, TrainingInterrupted) else ""
+        if isinstance(e, TrainingInterrupted) and e.checkpoint is not None:
+            raise KeyboardInterrupt(f"stopped{where}; checkpoint {e.checkpoint} saved; resume "
+                                    f"with: {_resume_hint(args)}") from None
+        raise KeyboardInterrupt(f"stopped{where}; nothing saved (--checkpoint FILE keeps an "
+                                "interrupted run resumable)") from None
     return 0

@@ -9,7 +9,15 @@ runtime and the CLI use it on raw features.  Encoder dicts (JSON):
 * ``{"type": "onehot", "n_features": F, "categories": [[values of feature f], ...],
   "handle_unknown": "error"|"ignore"}`` -- bit ``offset_f + c`` is ``x_f == categories[f][c]``
   (an unseen value raises, or gives feature f all zeros with "ignore");
-* ``{"type": "identity", "n_features": F}`` -- the features are already 0/1 bits.
+  Optional ``"category_names": [[str for each category of feature f], ...]``: the names a
+  user writes for the categories (``"Private"``; the values are then their integer codes),
+  read by :func:`features_from_rows` from CSV rows;
+* ``{"type": "identity", "n_features": F}`` -- the features are already 0/1 bits;
+* ``{"type": "concat", "n_features": F, "parts": [encoder dicts]}`` -- each part reads the
+  same F-column raw row (most with a ``select`` of their own columns) and the bits are the
+  parts' bits one after the other: e.g. a thermometer for each numeric column of a table
+  (its own number of thresholds) and a one-hot for its categorical columns, each column
+  encoded once.  Parts are not themselves ``concat``.
 
 Any encoder may also select its F features from a wider raw row: ``"raw_features": R`` and
 ``"select": [F column indices into 0..R-1]`` (a crop of an image, a subset of columns).
@@ -23,14 +31,21 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ENCODER_TYPES", "EncodingError", "check_features", "check_encoder_dict",
-           "encoder_n_bits", "encoder_raw_features", "encode", "central_crop"]
+from ..errors import DlgnError
 
-ENCODER_TYPES = ("thermometer", "onehot", "identity")
+__all__ = ["ENCODER_TYPES", "EncodingError", "FeatureTypeError", "check_features",
+           "check_encoder_dict", "encoder_n_bits", "encoder_raw_features", "encode",
+           "central_crop", "features_from_rows", "unknown_category_message"]
+
+ENCODER_TYPES = ("thermometer", "onehot", "identity", "concat")
 
 
-class EncodingError(ValueError):
+class EncodingError(DlgnError, ValueError):
     """Bad encoder description or bad raw features."""
+
+
+class FeatureTypeError(EncodingError, TypeError):
+    """Raw features of a type that cannot be encoded (not numbers, not an array)."""
 
 
 def check_features(X, n_features: int | None = None) -> np.ndarray:
@@ -41,17 +56,19 @@ def check_features(X, n_features: int | None = None) -> np.ndarray:
         if isinstance(X, (list, tuple)):
             X = np.asarray(X)
         else:
-            raise TypeError(f"features must be a numpy array, got {type(X).__name__}")
+            raise FeatureTypeError(f"features must be a numpy array, got {type(X).__name__}")
     if X.dtype.kind not in "biuf":
-        raise TypeError(f"features must be numeric (bool, int or float), got dtype {X.dtype}")
+        raise FeatureTypeError(f"features must be numeric (bool, int or float), got dtype "
+                               f"{X.dtype}")
     if X.ndim != 2:
-        raise ValueError(f"features must be 2-D (samples x features), got shape {X.shape}")
+        raise EncodingError(f"features must be 2-D (samples x features), got shape {X.shape}")
     if n_features is not None and X.shape[1] != n_features:
-        raise ValueError(f"expected {n_features} features per sample, got {X.shape[1]}")
+        raise EncodingError(f"expected {n_features} features per sample, got {X.shape[1]}")
     X = X.astype(np.float64, copy=False)
     if X.size and not np.isfinite(X).all():
         bad = "NaN" if np.isnan(X).any() else "infinite"
-        raise ValueError(f"features contain {bad} values; impute or clip them before encoding")
+        raise EncodingError(f"features contain {bad} values; impute or clip them before "
+                            f"encoding")
     return X
 
 
@@ -87,6 +104,25 @@ def check_encoder_dict(d) -> dict:
                 raise EncodingError(f"onehot categories of feature {f} must be distinct finite numbers")
         if d.get("handle_unknown", "error") not in ("error", "ignore"):
             raise EncodingError("onehot handle_unknown must be 'error' or 'ignore'")
+        names = d.get("category_names")
+        if names is not None and not (
+                isinstance(names, list) and len(names) == F
+                and all(isinstance(n, list) and len(n) == len(c)
+                        and all(isinstance(v, str) for v in n) and len(set(n)) == len(n)
+                        for n, c in zip(names, cats))):
+            raise EncodingError("onehot category_names must be, for each feature, a list of "
+                                "distinct strings, one per category")
+    elif t == "concat":
+        parts = d.get("parts")
+        if not isinstance(parts, list):
+            raise EncodingError("concat parts must be a list of encoder dicts")
+        for i, part in enumerate(parts):
+            if isinstance(part, dict) and part.get("type") == "concat":
+                raise EncodingError(f"concat part {i} is itself a concat encoder")
+            check_encoder_dict(part)
+            if encoder_raw_features(part) != F:
+                raise EncodingError(f"concat part {i} reads {encoder_raw_features(part)} raw "
+                                    f"features, the encoder {F}")
     if "select" in d or "raw_features" in d:
         R = _int(d, "raw_features")
         sel = d.get("select")
@@ -118,6 +154,8 @@ def encoder_n_bits(d) -> int:
         return d["n_features"] * d["bits_per_feature"]
     if d["type"] == "onehot":
         return sum(len(c) for c in d["categories"])
+    if d["type"] == "concat":
+        return sum(encoder_n_bits(p) for p in d["parts"])
     return d["n_features"]
 
 
@@ -132,10 +170,16 @@ def _onehot_arrays(d):
 def encode(encoder_dict, X) -> np.ndarray:
     """Raw features X [N, F] -> input bits uint8 [N, n_bits] (see the module docstring)."""
     d = check_encoder_dict(encoder_dict)
-    X = check_features(X, encoder_raw_features(d))
+    return _encode(d, check_features(X, encoder_raw_features(d)))
+
+
+def _encode(d: dict, X: np.ndarray) -> np.ndarray:
     if "select" in d:
         X = X[:, np.asarray(d["select"], dtype=np.int64)]
     t = d["type"]
+    if t == "concat":
+        return np.concatenate([_encode(p, X) for p in d["parts"]]
+                              + [np.zeros((X.shape[0], 0), np.uint8)], axis=1)
     if t == "thermometer":
         thr = np.asarray(d["thresholds"], dtype=np.float64).reshape(d["n_features"],
                                                                      d["bits_per_feature"])
@@ -148,10 +192,66 @@ def encode(encoder_dict, X) -> np.ndarray:
             known = np.zeros(X.shape, dtype=np.int64)
             np.add.at(known.T, feat, bits.T.astype(np.int64))
             if (known == 0).any():
-                r, f = np.argwhere(known == 0)[0]
-                raise ValueError(f"onehot: unknown category {X[r, f]!r} of feature {f} "
-                                 f"(sample {r}); known: {d['categories'][f]}")
+                r, f = (int(i) for i in np.argwhere(known == 0)[0])
+                raise EncodingError(unknown_category_message(d, f, r, float(X[r, f])))
         return bits.astype(np.uint8)
     if X.size and not np.isin(X, (0.0, 1.0)).all():
-        raise ValueError("identity encoder: features must already be 0/1 bits")
+        raise EncodingError("identity encoder: features must already be 0/1 bits")
     return X.astype(np.uint8)
+
+
+def unknown_category_message(d: dict, f: int, row: int, value: float) -> str:
+    """The one-line error for a value that is none of feature ``f``'s categories."""
+    col = f" (raw column {d['select'][f]})" if "select" in d else ""
+    cats = d["categories"][f]
+    names = (d.get("category_names") or [None] * len(d["categories"]))[f]
+    shown = [f"{c:g}" + (f"={n}" if n is not None else "")
+             for c, n in zip(cats, names or [None] * len(cats))]
+    if len(shown) > 12:
+        shown = shown[:12] + [f"... ({len(cats)} in all)"]
+    return (f"onehot: unknown category {value!r} of feature {f}{col} (sample {row}); "
+            f"known: {', '.join(shown)}")
+
+
+def _column_names(d: dict, out: dict, select=None) -> dict:
+    """raw column -> {category name: value} over an encoder dict and its parts."""
+    sel = d.get("select")
+    cols = list(range(d["n_features"])) if sel is None else list(sel)
+    if select is not None:
+        cols = [select[c] for c in cols]
+    if d["type"] == "concat":
+        for p in d["parts"]:
+            _column_names(p, out, cols)
+    elif d["type"] == "onehot" and d.get("category_names"):
+        for f, (names, values) in enumerate(zip(d["category_names"], d["categories"])):
+            out.setdefault(cols[f], {}).update(zip(names, map(float, values)))
+    return out
+
+
+def features_from_rows(rows, encoder_dict=None) -> np.ndarray:
+    """Raw feature rows given as strings (e.g. a CSV file's cells) -> a float64 array
+    [N, F] for :func:`encode`: a cell is a number, or in a categorical column the name of a
+    category (the encoder's ``category_names``), which becomes that category's value.
+    Raises :class:`EncodingError` naming the first bad row and column."""
+    rows = [list(r) for r in rows]
+    d = check_encoder_dict(encoder_dict) if encoder_dict else None
+    width = encoder_raw_features(d) if d else (len(rows[0]) if rows else 0)
+    names = _column_names(d, {}) if d else {}
+    X = np.empty((len(rows), width), dtype=np.float64)
+    for i, row in enumerate(rows):
+        if len(row) != width:
+            raise EncodingError(f"row {i + 1} has {len(row)} fields, expected {width}")
+        for j, cell in enumerate(row):
+            cell = str(cell).strip()
+            table = names.get(j)
+            if table is not None and cell in table:
+                X[i, j] = table[cell]
+                continue
+            try:
+                X[i, j] = float(cell)
+            except ValueError:
+                known = f"; known: {', '.join(list(table)[:12])}" if table else ""
+                raise EncodingError(f"row {i + 1}, column {j}: {cell[:40]!r} is "
+                                    + ("no category of this column" if table else
+                                       "not a number") + known) from None
+    return X

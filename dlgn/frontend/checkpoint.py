@@ -11,6 +11,7 @@ buffers, so they come back exactly).
 """
 from __future__ import annotations
 
+import os
 import pickle
 import re
 import warnings
@@ -20,6 +21,7 @@ from pathlib import Path
 import torch
 
 from ..compiler.atomic import atomic_write
+from ..errors import DlgnError
 from .net import LogicNet
 
 __all__ = ["MODEL_FORMAT", "MODEL_VERSION", "ModelFileError", "CheckpointError", "save_model",
@@ -30,7 +32,7 @@ MODEL_FORMAT = "dlgn-model"
 MODEL_VERSION = 1
 
 
-class ModelFileError(ValueError):
+class ModelFileError(DlgnError, ValueError):
     """A file that is not a (readable, supported) dlgn model file."""
 
 
@@ -58,7 +60,12 @@ def load_torch(path, what: str = "dlgn model file", error=ModelFileError,
                map_location="cpu"):
     """``torch.load(path, weights_only=True)``: only tensors and plain containers are
     rebuilt, no pickled code ever runs; any failure (damaged, foreign or hostile file) is
-    ``error`` with a one-line message."""
+    ``error`` with a one-line message that names the file."""
+    try:
+        if os.path.getsize(path) == 0:
+            raise error(f"{path} is not a readable {what}: the file is empty (0 bytes)")
+    except (OSError, TypeError):
+        pass                         # not a path (a file object), or torch.load will say
     try:
         with warnings.catch_warnings():   # torch warns about foreign pickle protocols
             warnings.simplefilter("ignore")
@@ -67,14 +74,30 @@ def load_torch(path, what: str = "dlgn model file", error=ModelFileError,
         raise error(f"{path} is not a readable {what}: {_one_line(e)}") from e
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def _one_line(e: BaseException) -> str:
-    """The gist of a torch.load error: the weights-only unpickler's refusal (not its advice
-    to retry with weights_only=False), else the first line."""
-    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    """The gist of a torch.load error, in plain words and one line: the weights-only
+    unpickler's refusal (naming the class it refused, not its advice to retry with
+    weights_only=False or to allow-list the class), a damaged archive, an empty or cut-off
+    file; else the first line, without terminal escape codes."""
+    text = _ANSI.sub("", str(e))
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if isinstance(e, pickle.UnpicklingError) and lines and "eights only" in lines[0]:
+        glob = re.search(r"GLOBAL ([\w.]+)", text)
+        if glob:
+            return (f"it holds a pickled Python object ({glob.group(1)}), not only tensors "
+                    "and plain data; it was not loaded (a dlgn model file is written by "
+                    "`dlgn train` or dlgn.frontend.checkpoint.save_model)")
         why = [ln for ln in lines[1:] if re.search(r"unsupported|blocked|not allowed", ln, re.I)]
         detail = re.sub(r"^WeightsUnpickler error:\s*", "", why[0]) if why else "refused"
+        detail = re.split(r"\.\s+(?:Please|Check)\b", detail)[0]
         return f"it holds more than tensors and plain data (not loaded: {detail})"
+    if isinstance(e, EOFError) or (isinstance(e, RuntimeError) and "zip archive" in text):
+        return "the file is damaged or cut off (not a complete torch archive)"
+    if isinstance(e, zipfile.BadZipFile):
+        return f"the file is damaged or cut off ({lines[0] if lines else 'bad zip archive'})"
     return lines[0] if lines else type(e).__name__
 
 

@@ -5,6 +5,9 @@
   ``x_f > threshold[f, j]``.
 * :class:`OneHotEncoder` -- one bit per category of each (categorical) feature.
 * :class:`IdentityEncoder` -- already-binary data, checked to be 0/1.
+* :class:`ConcatEncoder` -- encoders side by side on one raw row, each on its own columns
+  (a thermometer per numeric column, a one-hot for the categorical ones): their bits one
+  after the other.
 
 Each has ``fit(X)``, ``forward(X) -> float 0/1 bits``, ``n_features`` (raw features),
 ``n_bits`` (output bits), ``to_dict()`` (JSON) and ``from_dict()``.  Thresholds and
@@ -17,10 +20,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from dlgn.compiler.encoding import check_encoder_dict, check_features
+from dlgn.compiler.encoding import (EncodingError, FeatureTypeError, check_encoder_dict,
+                                    check_features, unknown_category_message)
 
-__all__ = ["ThermometerEncoder", "OneHotEncoder", "IdentityEncoder", "encoder_from_dict",
-           "THERMOMETER_METHODS"]
+__all__ = ["ThermometerEncoder", "OneHotEncoder", "IdentityEncoder", "ConcatEncoder",
+           "encoder_from_dict", "THERMOMETER_METHODS"]
 
 THERMOMETER_METHODS = ("uniform", "quantile")
 _INT_DTYPES = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
@@ -31,17 +35,21 @@ def _check_torch(X, n_features: int) -> torch.Tensor:
     if isinstance(X, np.ndarray):
         X = torch.from_numpy(check_features(X, n_features))
     if not isinstance(X, torch.Tensor):
-        raise TypeError(f"features must be a torch.Tensor or numpy array, got {type(X).__name__}")
+        raise FeatureTypeError(f"features must be a torch.Tensor or numpy array, got "
+                               f"{type(X).__name__}")
     if not (X.dtype.is_floating_point or X.dtype in _INT_DTYPES):
-        raise TypeError(f"features must be numeric (bool, int or float), got dtype {X.dtype}")
+        raise FeatureTypeError(f"features must be numeric (bool, int or float), got dtype "
+                               f"{X.dtype}")
     if X.dim() != 2:
-        raise ValueError(f"features must be 2-D (samples x features), got shape {tuple(X.shape)}")
+        raise EncodingError(f"features must be 2-D (samples x features), got shape "
+                            f"{tuple(X.shape)}")
     if X.shape[1] != n_features:
-        raise ValueError(f"expected {n_features} features per sample, got {X.shape[1]}")
+        raise EncodingError(f"expected {n_features} features per sample, got {X.shape[1]}")
     X = X.to(torch.float64)
     if X.numel() and not torch.isfinite(X).all():
         bad = "NaN" if torch.isnan(X).any() else "infinite"
-        raise ValueError(f"features contain {bad} values; impute or clip them before encoding")
+        raise EncodingError(f"features contain {bad} values; impute or clip them before "
+                            f"encoding")
     return X
 
 
@@ -80,8 +88,8 @@ class _Encoder(nn.Module):
         elif isinstance(X, torch.Tensor):
             X = _check_torch(X, self.raw_features)[:, self.select]
         else:
-            raise TypeError(f"features must be a torch.Tensor or numpy array, got "
-                            f"{type(X).__name__}")
+            raise FeatureTypeError(f"features must be a torch.Tensor or numpy array, got "
+                                   f"{type(X).__name__}")
         return X
 
     def _crop_dict(self, d: dict) -> dict:
@@ -186,11 +194,13 @@ class ThermometerEncoder(_Encoder):
 class OneHotEncoder(_Encoder):
     """One bit per category.  ``categories``: a list (per feature) of category values, or
     None to learn the sorted distinct values in ``fit``.  ``handle_unknown``: "error" raises on
-    a value outside the categories, "ignore" encodes it as all zeros."""
+    a value outside the categories, "ignore" encodes it as all zeros.  ``category_names``:
+    optional, per feature the names of its categories (kept in the netlist, so that rows
+    with names, e.g. a CSV file for ``dlgn predict``, can be encoded)."""
     type_name = "onehot"
     _exact = ("cat_values",)
 
-    def __init__(self, categories=None, handle_unknown: str = "error"):
+    def __init__(self, categories=None, handle_unknown: str = "error", category_names=None):
         super().__init__()
         if handle_unknown not in ("error", "ignore"):
             raise ValueError(f"handle_unknown must be 'error' or 'ignore', got {handle_unknown!r}")
@@ -198,13 +208,17 @@ class OneHotEncoder(_Encoder):
         self.register_buffer("cat_values", None)
         self.register_buffer("cat_feature", None)
         self.categories = None
+        self.category_names = None if category_names is None else \
+            [[str(n) for n in names] for names in category_names]
         if categories is not None:
             self._set([list(np.asarray(c, dtype=np.float64).reshape(-1)) for c in categories])
 
     def _set(self, cats):
         cats = [[float(v) for v in c] for c in cats]
         check_encoder_dict({"type": "onehot", "n_features": len(cats), "categories": cats,
-                            "handle_unknown": self.handle_unknown})
+                            "handle_unknown": self.handle_unknown,
+                            **({"category_names": self.category_names}
+                               if self.category_names is not None else {})})
         self.categories = cats
         self.cat_values = torch.tensor([v for c in cats for v in c], dtype=torch.float64)
         self.cat_feature = torch.tensor([f for f, c in enumerate(cats) for _ in c], dtype=torch.long)
@@ -230,19 +244,22 @@ class OneHotEncoder(_Encoder):
             known.index_add_(1, self.cat_feature.to(X.device), bits.long())
             if (known == 0).any():
                 r, f = (known == 0).nonzero()[0].tolist()
-                raise ValueError(f"onehot: unknown category {X[r, f].item()!r} of feature {f} "
-                                 f"(sample {r}); known: {self.categories[f]}")
+                raise EncodingError(unknown_category_message(self.to_dict(), f, r,
+                                                             float(X[r, f].item())))
         return bits.to(torch.get_default_dtype())
 
     def to_dict(self) -> dict:
         self._need_fit()
-        return self._crop_dict({"type": self.type_name, "n_features": self._n_features,
-                                "categories": [list(c) for c in self.categories],
-                                "handle_unknown": self.handle_unknown})
+        d = {"type": self.type_name, "n_features": self._n_features,
+             "categories": [list(c) for c in self.categories],
+             "handle_unknown": self.handle_unknown}
+        if self.category_names is not None:
+            d["category_names"] = [list(n) for n in self.category_names]
+        return self._crop_dict(d)
 
     @classmethod
     def _from_dict(cls, d):
-        return cls(d["categories"], d.get("handle_unknown", "error"))
+        return cls(d["categories"], d.get("handle_unknown", "error"), d.get("category_names"))
 
 
 class IdentityEncoder(_Encoder):
@@ -269,7 +286,7 @@ class IdentityEncoder(_Encoder):
         self._need_fit()
         X = _check_torch(self._select(X), self._n_features)
         if X.numel() and not ((X == 0) | (X == 1)).all():
-            raise ValueError("identity encoder: features must already be 0/1 bits")
+            raise EncodingError("identity encoder: features must already be 0/1 bits")
         return X.to(torch.get_default_dtype())
 
     def to_dict(self) -> dict:
@@ -280,7 +297,56 @@ class IdentityEncoder(_Encoder):
         return cls(d["n_features"])
 
 
-_TYPES = {c.type_name: c for c in (ThermometerEncoder, OneHotEncoder, IdentityEncoder)}
+class ConcatEncoder(_Encoder):
+    """Encoders side by side on one raw row of ``n_features`` columns: each part reads the
+    whole row (usually through a crop of its own columns, see :meth:`_Encoder.crop`) and the
+    output is the parts' bits one after the other.  Built from fitted parts; ``fit(X)``
+    refits every part on its columns of X."""
+    type_name = "concat"
+
+    def __init__(self, parts, n_features: int):
+        super().__init__()
+        parts = list(parts)
+        if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
+            raise ValueError(f"n_features must be a positive int, got {n_features!r}")
+        for i, p in enumerate(parts):
+            if not isinstance(p, _Encoder) or isinstance(p, ConcatEncoder):
+                raise TypeError(f"part {i} must be a (non-concat) dlgn encoder, got "
+                                f"{type(p).__name__}")
+            if p.fitted and p.n_raw_features != n_features:
+                raise ValueError(f"part {i} reads {p.n_raw_features} raw features, the "
+                                 f"encoder {n_features}")
+        self.parts = nn.ModuleList(parts)
+        self._n_features = int(n_features)
+
+    def fit(self, X):
+        X = check_features(X, self._n_features)
+        for p in self.parts:
+            p.fit(X if p.select is None else X[:, p.select])
+        return self
+
+    @property
+    def n_bits(self) -> int:
+        return sum(p.n_bits for p in self.parts)
+
+    def forward(self, X) -> torch.Tensor:
+        X = _check_torch(self._select(X), self._n_features)
+        outs = [p(X) for p in self.parts]
+        if not outs:
+            return X.new_zeros((X.shape[0], 0)).to(torch.get_default_dtype())
+        return torch.cat(outs, dim=1)
+
+    def to_dict(self) -> dict:
+        return self._crop_dict({"type": self.type_name, "n_features": self._n_features,
+                                "parts": [p.to_dict() for p in self.parts]})
+
+    @classmethod
+    def _from_dict(cls, d):
+        return cls([encoder_from_dict(p) for p in d["parts"]], d["n_features"])
+
+
+_TYPES = {c.type_name: c for c in (ThermometerEncoder, OneHotEncoder, IdentityEncoder,
+                                   ConcatEncoder)}
 
 
 def encoder_from_dict(d: dict):

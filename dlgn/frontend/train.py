@@ -33,11 +33,25 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["train", "evaluate", "load_checkpoint", "CHECKPOINT_FORMAT", "spawn",
-           "init_distributed_from_env"]
+           "init_distributed_from_env", "TrainingInterrupted", "DISCRETE_GAP_WARNING"]
 
 logger = logging.getLogger("dlgn.train")
 
 CHECKPOINT_FORMAT = "dlgn-train-checkpoint/1"
+
+#: train() warns when the final discrete test accuracy is this far below the soft one: the
+#: relaxed net has not settled on hard gates, and the compiled model is the discrete one.
+DISCRETE_GAP_WARNING = 0.10
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) during :func:`train`: it stopped after a whole step and wrote the
+    checkpoint first, when it had one (``checkpoint``; None without)."""
+
+    def __init__(self, epoch: int, step: int, checkpoint=None):
+        super().__init__(f"training interrupted at epoch {epoch + 1}, step {step}"
+                         + (f"; checkpoint {checkpoint} saved" if checkpoint else ""))
+        self.epoch, self.step, self.checkpoint = epoch, step, checkpoint
 
 
 # ---------------------------------------------------------------- input handling
@@ -392,9 +406,11 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
     History: lists ``epoch``, ``step``, ``loss``, ``train_acc`` (running, soft),
     ``soft_acc``, ``discrete_acc`` (test; None when not evaluated), ``seconds``.
     """
-    if int(epochs) < 0 or int(batch_size) < 1 or not (float(lr) > 0):
-        raise ValueError(f"need epochs >= 0, batch_size >= 1, lr > 0; got {epochs}, "
+    if int(epochs) < 0 or int(batch_size) < 1 or not (math.isfinite(float(lr)) and lr > 0):
+        raise ValueError(f"need epochs >= 0, batch_size >= 1, a finite lr > 0; got {epochs}, "
                          f"{batch_size}, {lr}")
+    if int(eval_every) < 0 or int(eval_train) < 0 or int(checkpoint_every) < 0:
+        raise ValueError("eval_every, eval_train and checkpoint_every must be >= 0")
     if schedule not in ("constant", "cosine"):
         raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
     rank, world = _dist()
@@ -467,89 +483,148 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
                                "schedule": schedule}}, ck_path)
 
     stopped = False
-    for epoch in range(start_epoch, int(epochs)):
-        t0 = time.perf_counter()
-        order = _batch_order(n, seed, epoch).to(dev)
-        net.train()
-        loss_sum, correct, seen = 0.0, 0, 0
-        first = start_in_epoch if epoch == start_epoch else 0
-        if first and partial is not None and main:    # global sums, restored once
-            loss_sum, correct, seen = partial
-        bar = range(first, steps_per_epoch)
-        if progress and main:
-            from tqdm.auto import tqdm
-            bar = tqdm(bar, desc=f"epoch {epoch + 1}/{epochs}", leave=False,
-                       total=steps_per_epoch, initial=first, dynamic_ncols=True)
-        for s in bar:
-            idx = order[s * batch_size:(s + 1) * batch_size]
-            gsize = len(idx)
-            if world > 1:
-                idx = torch.tensor_split(idx, world)[rank]
-            xb, yb = Xtr.index_select(0, idx), Ytr.index_select(0, idx)
-            if schedule == "cosine":
-                frac = step / max(1, int(epochs) * steps_per_epoch)
-                for g in opt.param_groups:
-                    g["lr"] = float(lr) * 0.5 * (1.0 + math.cos(math.pi * frac))
-            scores = _forward(model, xb, encoded)
-            ce = F.cross_entropy(scores, yb, reduction="sum")
-            loss = ce * (world / gsize)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            loss_sum += float(ce.detach())
-            correct += int((scores.detach().argmax(1) == yb).sum())
-            seen += len(idx)
-            if progress and main and hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{loss_sum / max(1, seen):.4f}",
-                                acc=f"{correct / max(1, seen):.3f}", refresh=False)
-            at_end = s + 1 == steps_per_epoch
-            if max_steps is not None and step >= int(max_steps) and not at_end:
-                save(epoch, s + 1, elapsed + time.perf_counter() - t0)
+    interrupted = _SigintFlag(enabled=world == 1)
+    with interrupted:
+        for epoch in range(start_epoch, int(epochs)):
+            t0 = time.perf_counter()
+            order = _batch_order(n, seed, epoch).to(dev)
+            net.train()
+            loss_sum, correct, seen = 0.0, 0, 0
+            first = start_in_epoch if epoch == start_epoch else 0
+            if first and partial is not None and main:    # global sums, restored once
+                loss_sum, correct, seen = partial
+            bar = range(first, steps_per_epoch)
+            if progress and main:
+                from tqdm.auto import tqdm
+                bar = tqdm(bar, desc=f"epoch {epoch + 1}/{epochs}", leave=False,
+                           total=steps_per_epoch, initial=first, dynamic_ncols=True)
+            for s in bar:
+                idx = order[s * batch_size:(s + 1) * batch_size]
+                gsize = len(idx)
+                if world > 1:
+                    idx = torch.tensor_split(idx, world)[rank]
+                xb, yb = Xtr.index_select(0, idx), Ytr.index_select(0, idx)
+                if schedule == "cosine":
+                    frac = step / max(1, int(epochs) * steps_per_epoch)
+                    for g in opt.param_groups:
+                        g["lr"] = float(lr) * 0.5 * (1.0 + math.cos(math.pi * frac))
+                scores = _forward(model, xb, encoded)
+                ce = F.cross_entropy(scores, yb, reduction="sum")
+                loss = ce * (world / gsize)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                loss_sum += float(ce.detach())
+                correct += int((scores.detach().argmax(1) == yb).sum())
+                seen += len(idx)
+                if progress and main and hasattr(bar, "set_postfix"):
+                    bar.set_postfix(loss=f"{loss_sum / max(1, seen):.4f}",
+                                    acc=f"{correct / max(1, seen):.3f}", refresh=False)
+                at_end = s + 1 == steps_per_epoch
+                if max_steps is not None and step >= int(max_steps) and not at_end:
+                    save(epoch, s + 1, elapsed + time.perf_counter() - t0)
+                    stopped = True
+                    break
+                if checkpoint_every and step % int(checkpoint_every) == 0 and not at_end:
+                    save(epoch, s + 1, elapsed + time.perf_counter() - t0)
+                if interrupted:         # Ctrl-C: stop after a whole step, saved first
+                    if hasattr(bar, "close"):
+                        bar.close()
+                    save(epoch, s + 1, elapsed + time.perf_counter() - t0)
+                    raise TrainingInterrupted(epoch, step, ck_path)
+            if hasattr(bar, "close"):
+                bar.close()
+            if stopped:
+                break
+            elapsed += time.perf_counter() - t0
+            if world > 1:   # the epoch's loss and accuracy over all ranks' shards
+                import torch.distributed as dist
+                tot = torch.tensor([loss_sum, correct, seen], dtype=torch.float64, device=dev)
+                dist.all_reduce(tot)
+                loss_sum, correct, seen = float(tot[0]), int(tot[1]), int(tot[2])
+            record = {"epoch": epoch + 1, "step": step, "loss": loss_sum / max(1, seen),
+                      "train_acc": correct / max(1, seen), "soft_acc": None, "discrete_acc": None,
+                      "train_soft_acc": None, "train_discrete_acc": None,
+                      "seconds": round(elapsed, 3)}
+            last = epoch + 1 == int(epochs)
+            if main and (last or (eval_every and (epoch + 1) % int(eval_every) == 0)):
+                if has_test:
+                    record.update(_evaluate_encoded(net, Xte, Yte, encoded, eval_batch_size,
+                                                    discrete))
+                if eval_train:
+                    r = _evaluate_encoded(net, Xtr[:int(eval_train)], Ytr[:int(eval_train)],
+                                          encoded, eval_batch_size, discrete)
+                    record["train_soft_acc"], record["train_discrete_acc"] = r["soft_acc"], r["discrete_acc"]
+            for k in hist:
+                hist[k].append(record[k])
+            if main:
+                logger.info("epoch %d/%d  loss %.4f  train %.4f  test soft %s  discrete %s  "
+                            "(epoch %.1f s, total %.1f s)", epoch + 1, epochs, record["loss"],
+                            record["train_acc"], _fmt(record["soft_acc"]),
+                            _fmt(record["discrete_acc"]), time.perf_counter() - t0, elapsed)
+                _emit(log, record)
+            save(epoch + 1, 0, elapsed)
+            _barrier(world)
+            if interrupted:
+                raise TrainingInterrupted(epoch + 1, step, ck_path)
+            if max_steps is not None and step >= int(max_steps):
                 stopped = True
                 break
-            if checkpoint_every and step % int(checkpoint_every) == 0 and not at_end:
-                save(epoch, s + 1, elapsed + time.perf_counter() - t0)
-        if hasattr(bar, "close"):
-            bar.close()
-        if stopped:
-            break
-        elapsed += time.perf_counter() - t0
-        if world > 1:   # the epoch's loss and accuracy over all ranks' shards
-            import torch.distributed as dist
-            tot = torch.tensor([loss_sum, correct, seen], dtype=torch.float64, device=dev)
-            dist.all_reduce(tot)
-            loss_sum, correct, seen = float(tot[0]), int(tot[1]), int(tot[2])
-        record = {"epoch": epoch + 1, "step": step, "loss": loss_sum / max(1, seen),
-                  "train_acc": correct / max(1, seen), "soft_acc": None, "discrete_acc": None,
-                  "train_soft_acc": None, "train_discrete_acc": None,
-                  "seconds": round(elapsed, 3)}
-        last = epoch + 1 == int(epochs)
-        if main and (last or (eval_every and (epoch + 1) % int(eval_every) == 0)):
-            if has_test:
-                record.update(_evaluate_encoded(net, Xte, Yte, encoded, eval_batch_size,
-                                                discrete))
-            if eval_train:
-                r = _evaluate_encoded(net, Xtr[:int(eval_train)], Ytr[:int(eval_train)],
-                                      encoded, eval_batch_size, discrete)
-                record["train_soft_acc"], record["train_discrete_acc"] = r["soft_acc"], r["discrete_acc"]
-        for k in hist:
-            hist[k].append(record[k])
-        if main:
-            logger.info("epoch %d/%d  loss %.4f  train %.4f  test soft %s  discrete %s  (%.1f s)",
-                     epoch + 1, epochs, record["loss"], record["train_acc"],
-                     _fmt(record["soft_acc"]), _fmt(record["discrete_acc"]), elapsed)
-            _emit(log, record)
-        save(epoch + 1, 0, elapsed)
-        _barrier(world)
-        if max_steps is not None and step >= int(max_steps):
-            stopped = True
-            break
     net.train()
     hist["stopped"] = stopped
     hist["steps"] = step
+    if rank == 0:
+        _warn_discrete_gap(hist)
     return hist
 
 
 def _fmt(v):
     return "-" if v is None else f"{v:.4f}"
+
+
+def _warn_discrete_gap(hist: dict) -> None:
+    """Warn when the last measured discrete test accuracy is far below the soft one."""
+    pairs = [(s, d) for s, d in zip(hist.get("soft_acc", []), hist.get("discrete_acc", []))
+             if s is not None and d is not None]
+    if pairs and pairs[-1][0] - pairs[-1][1] > DISCRETE_GAP_WARNING:
+        soft, hard = pairs[-1]
+        logger.warning("the discrete test accuracy %.1f %% is %.1f points below the soft "
+                       "%.1f %%: the net has not settled on hard gates (and the compiled model "
+                       "is the discrete one); train longer, or use the data set's preset "
+                       "(dlgn train --dataset NAME without --layers/--lr/--tau)",
+                       100 * hard, 100 * (soft - hard), 100 * soft)
+
+
+class _SigintFlag:
+    """While active (a ``with`` block in the main thread), Ctrl-C sets the flag instead of
+    raising, so that training stops after a whole step with a consistent checkpoint; a
+    second Ctrl-C raises at once.  Inactive (``enabled=False``, another thread, or a SIGINT
+    handler that is not Python's default): a plain no-op whose flag stays False."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled, self.hit, self._old = enabled, False, None
+
+    def __bool__(self):
+        return self.hit
+
+    def _handler(self, signum, frame):
+        if self.hit:
+            raise KeyboardInterrupt
+        self.hit = True
+        logger.warning("interrupted: stopping after this step (Ctrl-C again to stop now)")
+
+    def __enter__(self):
+        import signal
+        import threading
+        if self.enabled and threading.current_thread() is threading.main_thread() \
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            import signal
+            signal.signal(signal.SIGINT, self._old)
+            self._old = None
+        return False
