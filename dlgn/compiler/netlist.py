@@ -64,6 +64,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.lib import format as _npy
 
+from ..errors import DlgnError
 from .atomic import write_bytes_atomic
 from .gates import MAX_ARITY
 
@@ -91,7 +92,7 @@ _NPY_HEAD = 1 << 14             # a .npy header is at most 10 000 characters plu
 _CHUNK = 1 << 24                # member data is read in chunks of 16 MiB
 
 
-class NetlistError(ValueError):
+class NetlistError(DlgnError, ValueError):
     """A Netlist violates one of its invariants."""
 
 
