@@ -22,6 +22,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from ..errors import DlgnError
+
 __all__ = ["ToolError", "ToolTimeout", "run", "run_checked", "kill_group", "GRACE_S"]
 
 log = logging.getLogger(__name__)
@@ -30,7 +32,7 @@ log = logging.getLogger(__name__)
 GRACE_S = 2.0
 
 
-class ToolError(RuntimeError):
+class ToolError(DlgnError, RuntimeError):
     """An external tool (ABC, Yosys, Icarus Verilog, Verilator, ...) is missing or failed."""
 
 
