@@ -29,6 +29,7 @@ from ..compiler.gates import MAX_ARITY
 from ..compiler.io.blif import write_blif
 from ..compiler.netlist import Netlist
 from ..compiler.toposort import dependencies_first
+from ..errors import DlgnError
 from ..tools.abc import abc_path, cec
 from ..tools.yosys import run_yosys
 
@@ -37,7 +38,7 @@ __all__ = ["read_verilog_logic", "yosys_blif", "prove_verilog", "VerilogReadErro
 log = logging.getLogger("dlgn.verilog")
 
 
-class VerilogReadError(ValueError):
+class VerilogReadError(DlgnError, ValueError):
     """The Verilog could not be read back into a Netlist."""
 
 
