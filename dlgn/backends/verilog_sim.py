@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..compiler.simulate import check_bits
+from ..errors import DlgnError
 from ..tools.iverilog import iverilog_compile, iverilog_path, vvp_run
 from ..tools.process import ToolError, run_checked
 from ..tools.verilator import VERILATOR_MAKEFLAGS, verilator_binary, verilator_path
@@ -37,7 +38,7 @@ log = logging.getLogger("dlgn.verilog")
 VerilogToolError = ToolError
 
 
-class VerilogSimError(RuntimeError):
+class VerilogSimError(DlgnError, RuntimeError):
     """The simulation did not run to completion: the simulator rejected the design or the
     testbench did not finish (a missing tool is a :class:`VerilogToolError`)."""
 
