@@ -51,18 +51,19 @@ def test_two_input_gates_are_single_ops():
 
 
 def _count_and_argmax(prog, outs_bits):
-    """Evaluate a Program's extended gates in Python on one sample (reference check)."""
+    """Evaluate a Program's live gates in emission order in Python on one sample (so the
+    order is topological and no needed gate was dropped)."""
     net = prog.net
     vals = {0: 0, 1: 1}
     for i in range(net.n_inputs):
         vals[2 + i] = int(outs_bits[i])
     first = net.first_gate
     for gi in prog.order.tolist():
-        k = int(prog.arity[gi])
+        k = int(net.arity[gi])
         u = 0
         for j in range(k):
-            u = (u << 1) | vals[int(prog.fanin[gi, j])]
-        vals[first + gi] = (int(prog.table[gi]) >> u) & 1
+            u = (u << 1) | vals[int(net.fanin[gi, j])]
+        vals[first + gi] = (int(net.table[gi]) >> u) & 1
     res = {}
     for node, lst in prog.stores.items():
         for kind, idx, inv in lst:
@@ -74,7 +75,7 @@ def test_head_lowering_counts_and_first_argmax_exhaustive():
     # 5 inputs pass straight to outputs, groups (2, 0, 3) with some inversions: every
     # input row checks the carry-save counts and the first-maximum argmax (ties included)
     n = 5
-    net = Netlist(n, np.zeros((0, 1)), [], [], outputs=np.arange(2, 2 + n), 
+    net = Netlist(n, np.zeros((0, 1)), [], [], outputs=np.arange(2, 2 + n),
                   invert=[False, True, False, False, True], group_sizes=[2, 0, 3]).check()
     prog = lower_program(net)
     for row in itertools.product((0, 1), repeat=n):

@@ -439,15 +439,21 @@ static int @P@_run(const uint8_t *x, size_t n, int mode, void *dst, int threads)
 }
 
 int @P@_outputs(const uint8_t *x, size_t n, uint8_t *out) { return @P@_run(x, n, 0, out, 1); }
-int @P@_outputs_mt(const uint8_t *x, size_t n, uint8_t *out, int threads) { return @P@_run(x, n, 0, out, threads); }
+int @P@_outputs_mt(const uint8_t *x, size_t n, uint8_t *out, int threads)
+{ return @P@_run(x, n, 0, out, threads); }
 """
 
-_HEAD_API = r"""int @P@_scores(const uint8_t *x, size_t n, int32_t *scores_out) { return @P@_run(x, n, 1, scores_out, 1); }
-int @P@_scores_mt(const uint8_t *x, size_t n, int32_t *scores_out, int threads) { return @P@_run(x, n, 1, scores_out, threads); }
+_HEAD_API = r"""int @P@_scores(const uint8_t *x, size_t n, int32_t *scores_out)
+{ return @P@_run(x, n, 1, scores_out, 1); }
+int @P@_scores_mt(const uint8_t *x, size_t n, int32_t *scores_out, int threads)
+{ return @P@_run(x, n, 1, scores_out, threads); }
 int @P@_predict(const uint8_t *x, size_t n, int32_t *class_out) { return @P@_run(x, n, 2, class_out, 1); }
-int @P@_predict_mt(const uint8_t *x, size_t n, int32_t *class_out, int threads) { return @P@_run(x, n, 2, class_out, threads); }
-int @P@_predict_packed(const uint8_t *xp, size_t n, int32_t *class_out) { return @P@_run(xp, n, 6, class_out, 1); }
-int @P@_predict_packed_mt(const uint8_t *xp, size_t n, int32_t *class_out, int threads) { return @P@_run(xp, n, 6, class_out, threads); }
+int @P@_predict_mt(const uint8_t *x, size_t n, int32_t *class_out, int threads)
+{ return @P@_run(x, n, 2, class_out, threads); }
+int @P@_predict_packed(const uint8_t *xp, size_t n, int32_t *class_out)
+{ return @P@_run(xp, n, 6, class_out, 1); }
+int @P@_predict_packed_mt(const uint8_t *xp, size_t n, int32_t *class_out, int threads)
+{ return @P@_run(xp, n, 6, class_out, threads); }
 """
 
 _HEAD_UNPACK = r"""        if ((mode & 3) == 1) {

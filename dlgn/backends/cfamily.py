@@ -1,25 +1,29 @@
 """The bit-parallel "C-family" emitter core shared by the C and CUDA backends (DESIGN.md 6).
 
 A word holds one bit of one node for ``word_bits`` samples; every gate becomes one
-straight-line C statement over words.  The core does everything that does not depend on
-the target language: lowering the GroupSum head to gates, dead-gate removal, ordering,
-truth table -> minimal word expression, scratch-slot allocation by liveness, chunking.
+straight-line C statement over words.  The compiler does the logic work (the GroupSum
+head lowered to gates, support reduction, liveness); this core only orders, allocates and
+prints: truth table -> minimal word expression, scratch-slot allocation by liveness,
+chunking.
 
 How it works
 ------------
-1. :func:`lower_program` appends the head to the netlist *as gates* (built through a small
-   folding constructor that absorbs output polarity and constants into the truth tables):
-   per class a streaming carry-save (Harley-Seal style) bit-sliced popcount whose full
-   adders are 3-input gates (XOR3 / MAJ), then a bit-sliced argmax (strictly-greater
-   compare, so the first maximum wins ties) producing the class index as bit-planes.
-   Head gates are ordered right after their last operand, so outputs die early.
-2. Fan-ins a table ignores are dropped, then gates reachable from no store.
-3. Gates are grouped into chunk functions of at most ``chunk_gates`` gates (compile time
+1. :func:`lower_program` runs the compiler: :func:`~dlgn.compiler.passes.support_reduction`
+   (so a gate reads only fan-ins its table depends on, and liveness sees real uses only),
+   :func:`~dlgn.compiler.head.lower_head` (the head as gates: a carry-save popcount per
+   class and a first-maximum argmax, as count and class-index bit-planes among the
+   outputs) and :func:`~dlgn.compiler.passes.live_gates` (gates no store needs are not
+   printed).  Emission order: the netlist's gates in their order, each head gate right
+   after the last gate its cone reads (so the outputs die early).
+2. Gates are grouped into chunk functions of at most ``chunk_gates`` gates (compile time
    stays linear); ``<prefix>_eval_block`` calls them in order.  Inside a chunk each gate is
    one SSA local (``const WORD vN = <expr>;``); a value that a later chunk reads is also
    stored in a slot of a small reused scratch array (slots allocated by liveness: LIFO
    free list, freed at the last use) and loaded into a local (``aN``) once per reading
    chunk.  The scratch array is as small as the widest cut between chunks.
+
+Expressions come from the one table of :mod:`dlgn.compiler.gates` (``EXPR1``/``EXPR2``);
+wider gates are Shannon-expanded on x_0 down to those (:func:`expr_template`).
 
 Extension points (stable; override in a subclass, e.g. the CUDA backend)
 -------------------------------------------------------------------------
@@ -53,25 +57,21 @@ Everything here is deterministic: the same netlist gives the same text.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from ..compiler import gates
+from ..compiler.head import HeadLayout, lower_head
 from ..compiler.netlist import Netlist
+from ..compiler.passes import live_gates, support_reduction
 
 __all__ = ["CFamilyEmitter", "Program", "lower_program", "expr_template"]
 
 log = logging.getLogger("dlgn.backends.cfamily")
 
+
 # --------------------------------------------------------------------------- expressions
-# two-input functions, table bit u = 2a + b (DESIGN.md 2); {Z} {O} are the constants
-_TWO = {
-    0: "{Z}", 1: "~({0} | {1})", 2: "{1} & ~{0}", 3: "~{0}", 4: "{0} & ~{1}", 5: "~{1}",
-    6: "{0} ^ {1}", 7: "~({0} & {1})", 8: "{0} & {1}", 9: "~({0} ^ {1})", 10: "{1}",
-    11: "{1} | ~{0}", 12: "{0}", 13: "{0} | ~{1}", 14: "{0} | {1}", 15: "{O}",
-}
-
-
 def _atomic(e: str) -> bool:
     return e.replace("_", "").replace("[", "").replace("]", "").replace("{", "") \
         .replace("}", "").isalnum() or (e.startswith("~") and _atomic(e[1:]))
@@ -91,6 +91,16 @@ def _not(e: str) -> str:
     return "~" + _par(e)
 
 
+def _operands(template: str, vars_: tuple[int, ...]) -> str:
+    """A template of :mod:`dlgn.compiler.gates` over {0}.. with operand i renamed vars_[i]."""
+    e = template
+    for i in range(len(vars_)):
+        e = e.replace("{%d}" % i, "{@%d}" % i)
+    for i, v in enumerate(vars_):
+        e = e.replace("{@%d}" % i, "{%d}" % v)
+    return e
+
+
 def _gen(table: int, vars_: tuple[int, ...], memo: dict) -> str:
     key = (table, vars_)
     if key in memo:
@@ -102,10 +112,9 @@ def _gen(table: int, vars_: tuple[int, ...], memo: dict) -> str:
     elif table == full:
         e = "{O}"
     elif k == 1:
-        e = "{%d}" % vars_[0] if table == 2 else "~{%d}" % vars_[0]
+        e = _operands(gates.EXPR1[table], vars_)
     elif k == 2:
-        e = _TWO[table].replace("{0}", "{A}").replace("{1}", "{B}") \
-            .replace("{A}", "{%d}" % vars_[0]).replace("{B}", "{%d}" % vars_[1])
+        e = _operands(gates.EXPR2[table], vars_)
     else:  # Shannon on x_0 (the most significant bit of u)
         half = 1 << (k - 1)
         m = (1 << half) - 1
@@ -147,229 +156,77 @@ def expr_template(table: int, arity: int) -> str:
 # --------------------------------------------------------------------------- the program
 @dataclass
 class Program:
-    """A netlist plus its head lowered to gates, in emission order (see module doc)."""
-    net: Netlist
-    fanin: np.ndarray            # int64[T, 6] over extended node ids
-    arity: np.ndarray            # int64[T]
-    table: np.ndarray            # uint64[T]
-    order: np.ndarray            # live gate indices (into the arrays above) in emission order
+    """What the emitter prints: the headless netlist of :func:`lower_program`, its live
+    gates in emission order, and where each node's value is stored.
+
+    ``stores[node]`` lists ``(kind, index, invert)``: kind ``"o"`` is output word
+    ``index`` of ``o``, kind ``"r"`` head result word ``index`` of ``r`` (count planes at
+    ``count_offset[c]``, class-index planes at ``idx_offset``, both relative to ``r``)."""
+    net: Netlist                 # headless: the source's outputs, then the head's planes
+    layout: HeadLayout           # positions among net's outputs (see dlgn.compiler.head)
+    order: np.ndarray            # live gate indices of net in emission order
     stores: dict                 # node -> list of (kind "o"|"r", index, invert)
-    n_outputs: int
-    n_results: int
-    count_offset: list = field(default_factory=list)
-    count_bits: list = field(default_factory=list)
-    idx_offset: int = 0
-    idx_bits: int = 0
+
+    @property
+    def n_outputs(self) -> int:
+        return self.layout.n_outputs
+
+    @property
+    def n_results(self) -> int:
+        return self.layout.n_results
 
     @property
     def n_classes(self) -> int:
-        return len(self.count_bits)
+        return self.layout.n_classes
+
+    @property
+    def count_offset(self) -> list:
+        return [o - self.n_outputs for o in self.layout.count_offset]
+
+    @property
+    def count_bits(self) -> list:
+        return list(self.layout.count_bits)
+
+    @property
+    def idx_offset(self) -> int:
+        return self.layout.idx_offset - self.n_outputs
+
+    @property
+    def idx_bits(self) -> int:
+        return self.layout.idx_bits
 
 
-def _reduce_support(table: int, k: int):
-    """Drop variables the table does not depend on -> (table, kept var indices)."""
-    keep = list(range(k))
-    i = 0
-    while i < len(keep):
-        kk = len(keep)
-        sh = kk - 1 - i
-        t0 = t1 = 0
-        j = 0
-        for u in range(1 << kk):
-            if not (u >> sh) & 1:
-                hi = u | (1 << sh)
-                b0, b1 = (table >> u) & 1, (table >> hi) & 1
-                t0 |= b0 << j
-                t1 |= b1 << j
-                j += 1
-        if t0 == t1:
-            table = t0
-            del keep[i]
-        else:
-            i += 1
-    return table, keep
-
-
-class _Builder:
-    """Folding constructor for head gates: operands are (node, invert) pairs."""
-
-    def __init__(self, net: Netlist):
-        self.first = net.first_gate
-        self.base = net.n_nodes
-        self.fan, self.ar, self.tab, self.prim = [], [], [], []
-
-    def key(self, node):
-        if node < self.first:
-            return -1
-        if node < self.base:
-            return node - self.first
-        return self.prim[node - self.base]
-
-    def mk(self, fn, ops):
-        nodes = []
-        for n, _ in ops:
-            if n >= 2 and n not in nodes:
-                nodes.append(n)
-        k = len(nodes)
-        table = 0
-        for u in range(1 << k):
-            val = {n: (u >> (k - 1 - i)) & 1 for i, n in enumerate(nodes)}
-            args = [(val[n] if n >= 2 else n) ^ int(inv) for n, inv in ops]
-            if fn(*args) & 1:
-                table |= 1 << u
-        table, keep = _reduce_support(table, k)
-        nodes = [nodes[i] for i in keep]
-        if not nodes:
-            return (int(table & 1), False)
-        if len(nodes) == 1:
-            return (nodes[0], table == 1)
-        self.fan.append(nodes + [0] * (6 - len(nodes)))
-        self.ar.append(len(nodes))
-        self.tab.append(table)
-        self.prim.append(max(self.key(n) for n in nodes))
-        return (self.base + len(self.ar) - 1, False)
-
-
-def _popcount(b: _Builder, ops):
-    """Streaming carry-save count of ``ops`` -> bit-planes (LSB first) as (node, inv)."""
-    xor3 = lambda a, c, d: a ^ c ^ d  # noqa: E731
-    maj = lambda a, c, d: (a & c) | (a & d) | (c & d)  # noqa: E731
-    cols: list[list] = [[]]
-
-    def fa(w):
-        a, c, d = cols[w].pop(0), cols[w].pop(0), cols[w].pop(0)
-        cols[w].append(b.mk(xor3, [a, c, d]))
-        if w + 1 == len(cols):
-            cols.append([])
-        cols[w + 1].append(b.mk(maj, [a, c, d]))
-
-    for op in ops:
-        cols[0].append(op)
-        w = 0
-        while w < len(cols) and len(cols[w]) >= 3:
-            fa(w)
-            w += 1
-    w = 0
-    while w < len(cols):
-        while len(cols[w]) >= 3:
-            fa(w)
-        if len(cols[w]) == 2:
-            a, c = cols[w].pop(0), cols[w].pop(0)
-            cols[w].append(b.mk(lambda p, q: p ^ q, [a, c]))
-            if w + 1 == len(cols):
-                cols.append([])
-            cols[w + 1].append(b.mk(lambda p, q: p & q, [a, c]))
-        w += 1
-    nbits = len(ops).bit_length()
-    planes = [col[0] if col else (0, False) for col in cols][:nbits]
-    return planes + [(0, False)] * (nbits - len(planes))
-
-
-def _argmax(b: _Builder, counts):
-    """Bit-sliced first-maximum argmax -> class index planes (LSB first)."""
-    C = len(counts)
-    ibits = (C - 1).bit_length()
-    best = list(counts[0])
-    idx = [(0, False)] * ibits
-    for c in range(1, C):
-        cur = list(counts[c])
-        B = max(len(best), len(cur))
-        best += [(0, False)] * (B - len(best))
-        cur += [(0, False)] * (B - len(cur))
-        gt, eq = (0, False), (1, False)
-        for j in range(B - 1, -1, -1):
-            cb, bb = cur[j], best[j]
-            gt = b.mk(lambda g, e, p, q: g | (e & p & (1 - q)), [gt, eq, cb, bb])
-            if j:
-                eq = b.mk(lambda e, p, q: e & (1 - (p ^ q)), [eq, cb, bb])
-        if c < C - 1:
-            best = [b.mk(lambda g, p, q: p if g else q, [gt, cur[j], best[j]]) for j in range(B)]
-        idx = [b.mk((lambda g, i: g | i) if (c >> j) & 1 else (lambda g, i: i & (1 - g)),
-                    [gt, idx[j]]) for j in range(ibits)]
-    return idx
-
-
-def _drop_unread_fanins(fanin, arity, table):
-    """Point fan-ins that a gate's table ignores at constant 0 (in place, vectorized), so
-    that liveness sees only real uses (the expression never mentions them)."""
-    for k in range(2, 7):
-        sel = np.flatnonzero(arity == k)
-        if not sel.size:
-            continue
-        t = table[sel]
-        for i in range(k):
-            sh = k - 1 - i
-            step = 1 << sh
-            m = 0
-            for u in range(1 << k):
-                if not (u >> sh) & 1:
-                    m |= 1 << u
-            m = np.uint64(m)
-            same = ((t >> np.uint64(step)) & m) == (t & m)
-            fanin[sel[same], i] = 0
-    one = np.flatnonzero((arity == 1) & ((table == 0) | (table == 3)))
-    fanin[one, 0] = 0
+def _emission_order(net: Netlist, n_old: int) -> np.ndarray:
+    """Gates ``0 .. n_old-1`` in their order, each later gate right after the last of
+    those gates its cone reads (ties: in their own order); then only the live ones."""
+    G, first = net.n_gates, net.first_gate
+    prim = np.full(net.n_nodes, -1, dtype=np.int64)
+    prim[first:first + n_old] = np.arange(n_old)
+    if G > n_old:
+        lev = net.levels()[first + n_old:]
+        order = n_old + np.argsort(lev, kind="stable")
+        used = np.arange(net.max_arity)[None, :] < net.arity[:, None].astype(np.int64)
+        for grp in np.split(order, np.flatnonzero(np.diff(lev[order - n_old])) + 1):
+            prim[first + grp] = np.where(used[grp], prim[net.fanin[grp]], -1).max(axis=1)
+    sec = np.concatenate([np.zeros(n_old, dtype=np.int64), 1 + np.arange(G - n_old)])
+    order = np.lexsort((sec, prim[first:]))
+    return order[live_gates(net)[order]]
 
 
 def lower_program(net: Netlist, head: bool = True) -> Program:
     """Lower ``net`` (and its GroupSum head when ``head`` and it has one) to a Program."""
     net.check()
-    G, first = net.n_gates, net.first_gate
+    red = support_reduction(net).net
+    if head and red.n_classes:
+        hnet, lay = lower_head(red, check=False)
+    else:  # no head printed: the outputs are the result
+        hnet, lay = red, HeadLayout(red.n_outputs, (), (), red.n_outputs, 0)
+    O = lay.n_outputs
     stores: dict = {}
-    for k, (n, inv) in enumerate(zip(net.outputs.tolist(), net.invert.tolist())):
-        stores.setdefault(n, []).append(("o", k, bool(inv)))
-    b = _Builder(net)
-    count_offset, count_bits, idx_offset, idx_bits, n_res = [], [], 0, 0, 0
-    if head and net.n_classes:
-        bounds = np.concatenate([[0], np.cumsum(net.group_sizes)]).tolist()
-        outs = list(zip(net.outputs.tolist(), net.invert.tolist()))
-        counts = []
-        for c in range(net.n_classes):
-            planes = _popcount(b, outs[bounds[c]:bounds[c + 1]])
-            count_offset.append(n_res)
-            count_bits.append(len(planes))
-            for j, (n, inv) in enumerate(planes):
-                stores.setdefault(n, []).append(("r", n_res + j, bool(inv)))
-            n_res += len(planes)
-            counts.append(planes)
-        idx = _argmax(b, counts)
-        idx_offset, idx_bits = n_res, len(idx)
-        for j, (n, inv) in enumerate(idx):
-            stores.setdefault(n, []).append(("r", n_res + j, bool(inv)))
-        n_res += len(idx)
-    H = len(b.ar)
-    K = 6
-    fanin = np.zeros((G + H, K), dtype=np.int64)
-    fanin[:G, :net.fanin.shape[1]] = net.fanin
-    arity = np.concatenate([net.arity.astype(np.int64), np.asarray(b.ar, dtype=np.int64)])
-    table = np.concatenate([net.table, np.asarray(b.tab, dtype=np.uint64)])
-    if H:
-        fanin[G:] = np.asarray(b.fan, dtype=np.int64)
-    _drop_unread_fanins(fanin, arity, table)
-    prim = np.concatenate([np.arange(G, dtype=np.int64), np.asarray(b.prim, dtype=np.int64)])
-    sec = np.concatenate([np.zeros(G, dtype=np.int64), 1 + np.arange(H, dtype=np.int64)])
-    order = np.lexsort((sec, prim)) if G + H else np.zeros(0, dtype=np.int64)
-    # dead-gate removal to a fixed point (vectorized)
-    T = G + H
-    live = np.zeros(T, dtype=bool)
-    st = np.fromiter((n - first for n in stores if n >= first), dtype=np.int64)
-    used = np.arange(K)[None, :] < arity[:, None]
-    alive = np.ones(T, dtype=bool)
-    while True:
-        live[:] = False
-        live[st] = True
-        f = fanin[alive & (arity > 0)]
-        u = used[alive & (arity > 0)]
-        ids = f[u]
-        ids = ids[ids >= first] - first
-        live[ids] = True
-        live &= alive
-        if (live == alive).all():
-            break
-        alive = live.copy()
-    order = order[live[order]]
-    return Program(net, fanin, arity, table, order, stores, net.n_outputs, n_res,
-                   count_offset, count_bits, idx_offset, idx_bits)
+    for k, (n, inv) in enumerate(zip(hnet.outputs.tolist(), hnet.invert.tolist())):
+        stores.setdefault(n, []).append(("o", k, bool(inv)) if k < O else
+                                        ("r", k - O, bool(inv)))
+    return Program(hnet, lay, _emission_order(hnet, red.n_gates), stores)
 
 
 # --------------------------------------------------------------------------- emitter
@@ -444,7 +301,8 @@ class CFamilyEmitter:
         liveness (LIFO free list), so the scratch array stays as small as the widest cut."""
         if self._body is not None:
             return self._body
-        p, net = self.program, self.net
+        p = self.program
+        net = p.net
         first = net.first_gate
         CG = self.chunk_gates
         pre: list[str] = []
@@ -452,21 +310,21 @@ class CFamilyEmitter:
         for n in sorted(x for x in p.stores if x < first):
             self._store_lines(refs[n], n, pre)
         order = p.order
-        T = p.arity.shape[0]
+        T = net.n_gates
         pos = np.full(T, -1, dtype=np.int64)
         pos[order] = np.arange(order.size)
         last = pos.copy()  # a gate with only stores dies right after them
         if order.size:
-            f = p.fanin[order]
-            u = np.arange(6)[None, :] < p.arity[order][:, None]
+            f = net.fanin[order]
+            u = np.arange(net.max_arity)[None, :] < net.arity[order][:, None].astype(np.int64)
             cons = np.broadcast_to(np.arange(order.size)[:, None], f.shape)[u]
             src = f[u]
             g = src >= first
             np.maximum.at(last, src[g] - first, cons[g])
         cross = ((last // CG) > (pos // CG)) & (pos >= 0)  # needs a scratch slot
-        fan_l = p.fanin[order].tolist()
-        ar_l = p.arity[order].tolist()
-        tab_l = p.table[order].tolist()
+        fan_l = net.fanin[order].tolist()
+        ar_l = net.arity[order].tolist()
+        tab_l = net.table[order].tolist()
         last_l = last.tolist()
         cross_l = cross.tolist()
         stores = p.stores

@@ -1,9 +1,10 @@
 """CUDA backend: a generated GPU inference kernel (DESIGN.md section 6).
 
-Built on the C-family core (:mod:`dlgn.backends.cfamily`): the gate statements, the head
-lowered to gates (bit-sliced carry-save popcount per class and a bit-sliced first-maximum
-argmax), dead-gate removal, slot allocation and chunking all come from there; this module
-supplies the word type, the storage of slots, the kernels and the ``extern "C"`` launcher.
+Built on the C-family core (:mod:`dlgn.backends.cfamily`): the gate statements, slot
+allocation and chunking come from there, and through it the compiler's head as gates
+(:func:`dlgn.compiler.head.lower_head`: a carry-save popcount per class and a bit-sliced
+first-maximum argmax) and liveness; this module supplies the word type, the storage of
+slots, the kernels and the ``extern "C"`` launcher.
 
 Each thread evaluates the netlist on one word of samples (32 or 64: sample ``s`` is bit
 ``s % word_bits`` of word ``s // word_bits``).  The ``.cu`` file holds

@@ -30,7 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..compiler import gates
 from ..compiler.netlist import Netlist
+from ..compiler.passes.dead import reachable
+from ..compiler.tables import depends_on
+from .verilog_tb import write_testbench
 
 __all__ = ["emit", "write_files", "layout", "VerilogLayout", "module_names", "check_module_name"]
 
@@ -46,18 +50,6 @@ release repeat rnmos rpmos rtran rtranif0 rtranif1 scalared showcancelled signed
 specparam strong0 strong1 supply0 supply1 table task time tran tranif0 tranif1 tri tri0 tri1
 triand trior trireg unsigned use uwire vectored wait wand weak0 weak1 while wire wor xnor xor
 bit byte logic int shortint longint void class interface package program""".split())
-
-# Two-input gate (inputs a = x_0, b = x_1; entry u = 2a + b) -> expression template.
-_EXPR2 = {
-    0: "1'b0", 1: "~({a} | {b})", 2: "~{a} & {b}", 3: "~{a}",
-    4: "{a} & ~{b}", 5: "~{b}", 6: "{a} ^ {b}", 7: "~({a} & {b})",
-    8: "{a} & {b}", 9: "~({a} ^ {b})", 10: "{b}", 11: "~{a} | {b}",
-    12: "{a}", 13: "{a} | ~{b}", 14: "{a} | {b}", 15: "1'b1",
-}
-_EXPR1 = {0: "1'b0", 1: "~{a}", 2: "{a}", 3: "1'b1"}
-# Which of (a, b) each two-input expression reads.
-_USES2 = {t: ("{a}" in e, "{b}" in e) for t, e in _EXPR2.items()}
-
 
 def check_module_name(name: str) -> str:
     """Return ``name`` if it is a legal, non-reserved Verilog identifier; else raise."""
@@ -110,6 +102,19 @@ class VerilogLayout:
 
 
 # --------------------------------------------------------------------------- analysis
+def _reads(net: Netlist) -> np.ndarray:
+    """bool[G, K]: the fan-ins each gate's expression mentions.  A one- or two-input
+    gate's expression (from :data:`dlgn.compiler.gates.EXPR1`/``EXPR2``) names only the
+    inputs its table depends on; a wider gate's LUT index names all of them."""
+    K = net.max_arity
+    reads = np.arange(K)[None, :] < net.arity[:, None].astype(np.int64)
+    for k in (1, 2):
+        sel = np.flatnonzero(net.arity == k)
+        if sel.size:
+            reads[sel, :k] = depends_on(net.table[sel], k)
+    return reads
+
+
 class _Plan:
     """Live cone, stages and register needs of the logic module."""
 
@@ -117,32 +122,13 @@ class _Plan:
         self.net = net
         self.L = pipeline
         first = net.first_gate
-        G = net.n_gates
-        # references each gate's expression makes (support-aware for 1/2-input gates)
-        live = np.zeros(net.n_nodes, dtype=bool)
-        live[net.outputs] = True
-        arity, table, fanin = net.arity, net.table, net.fanin
-        refs = [()] * G
-        for g in range(G - 1, -1, -1):
-            if not live[first + g]:
-                continue
-            k = int(arity[g])
-            t = int(table[g])
-            if k == 0:
-                r = ()
-            elif k == 1:
-                r = (int(fanin[g, 0]),) if t in (1, 2) else ()
-            elif k == 2:
-                ua, ub = _USES2[t]
-                r = tuple(int(fanin[g, i]) for i, u in ((0, ua), (1, ub)) if u)
-            else:
-                r = tuple(int(v) for v in fanin[g, :k])
-            refs[g] = r
-            for v in r:
-                live[v] = True
-        self.refs = refs
-        self.live_gates = np.nonzero(live[first:])[0]
-        self.used_inputs = np.nonzero(live[2:first])[0]
+        reads = _reads(net)
+        src = np.where(reads, net.fanin, 0)
+        # liveness over the fan-ins the expressions mention (a view with the others at 0)
+        live = reachable(Netlist(net.n_inputs, src, net.arity, net.table, net.outputs),
+                         net.outputs)
+        self.live_gates = lg = np.flatnonzero(live[first:])
+        self.used_inputs = np.flatnonzero(live[2:first])
         lev = net.levels()
         out_nodes = net.outputs
         self.depth = int(lev[out_nodes].max(initial=0)) if out_nodes.size else 0
@@ -152,14 +138,12 @@ class _Plan:
             home[first:] = np.maximum(lev[first:] - 1, 0) // pipeline
             self.home = home
             need = np.full(net.n_nodes, -1, dtype=np.int64)  # latest stage that reads the node
-            for g in self.live_gates:
-                s = home[first + g]
-                for v in refs[g]:
-                    if v >= 2 and s > need[v]:
-                        need[v] = s
-            for v in out_nodes:
-                if v >= 2:
-                    need[v] = self.stages
+            r = reads[lg]
+            v = src[lg][r]
+            s = np.broadcast_to(home[first + lg][:, None], r.shape)[r]
+            np.maximum.at(need, v, s)
+            need[out_nodes[out_nodes >= 2]] = self.stages
+            need[:2] = -1
             self.need = need
         else:
             self.stages = 0
@@ -242,6 +226,11 @@ def _ext(expr: str, w_from: int, w_to: int) -> str:
     return f"{{{w_to - w_from}'b0, {expr}}}"
 
 
+def _spell(template: str, operands: list) -> str:
+    """A :mod:`dlgn.compiler.gates` expression template in Verilog."""
+    return template.replace("{Z}", "1'b0").replace("{O}", "1'b1").format(*operands)
+
+
 def _gate_expr(plan: _Plan, g: int, stage: int, out: list) -> str:
     net = plan.net
     k = int(net.arity[g])
@@ -249,10 +238,8 @@ def _gate_expr(plan: _Plan, g: int, stage: int, out: list) -> str:
     f = [plan.ref(int(v), stage) for v in net.fanin[g, :k]]
     if k == 0:
         return "1'b1" if t & 1 else "1'b0"
-    if k == 1:
-        return _EXPR1[t].format(a=f[0])
-    if k == 2:
-        return _EXPR2[t].format(a=f[0], b=f[1])
+    if k <= 2:
+        return _spell((gates.EXPR1 if k == 1 else gates.EXPR2)[t], f)
     w = 1 << k
     out.append(f"  localparam [{w - 1}:0] T{g} = {w}'h{t:0{w // 4}x};")
     return f"T{g}[{{{', '.join(f)}}}]"
@@ -456,9 +443,9 @@ def _emit_head(net: Netlist, name: str, lay: VerilogLayout, piped: bool) -> list
             break
         sigs = keep
     level_regs: dict[int, list[str]] = {}
-    for nm, w, reg, e, lvl in sigs:
+    for nm, w, reg, _e, _lvl in sigs:
         lines.append(_decl("reg" if reg else "wire", nm, w))
-    for nm, w, reg, e, lvl in sigs:
+    for nm, _w, reg, e, lvl in sigs:
         if reg:
             level_regs.setdefault(lvl, []).append(f"    {nm} <= {e};")
         else:
@@ -539,7 +526,8 @@ def _header(net: Netlist, lay: VerilogLayout) -> list[str]:
             f"// netlist content_hash {net.content_hash()}",
             f"// inputs {net.n_inputs}, gates {net.n_gates} ({hist or 'none'}), live gates "
             f"{lay.live_gates}, outputs {net.n_outputs}, depth {lay.depth}",
-            f"// head: {f'{net.n_classes} classes, group sizes {groups}, tau {net.tau:g}' if net.n_classes else 'none'}",
+            "// head: " + (f"{net.n_classes} classes, group sizes {groups}, tau {net.tau:g}"
+                           if net.n_classes else "none"),
             f"// form: {form}"]
 
 
@@ -585,8 +573,7 @@ def write_files(netlist: Netlist, outdir, name: str = "model", pipeline: int = 0
     v.write_text(text)
     files = [v]
     if testbench:
-        from .verilog_tb import write_testbench
-        files += write_testbench(netlist, outdir, name=name, pipeline=pipeline, module=module,
-                                 vectors=vectors, n_vectors=n_vectors, seed=seed,
-                                 head_stride=head_stride)
+        lay = layout(netlist, pipeline=pipeline, module=module, head_stride=head_stride)
+        files += write_testbench(netlist, outdir, lay, name=name, vectors=vectors,
+                                 n_vectors=n_vectors, seed=seed)
     return files

@@ -152,7 +152,7 @@ def testbench_text(lay, name: str, n_vectors: int) -> str:
         L.append("      if (sent < NV && cyc % 7 != 3) begin  // an idle cycle every 7")
         L.append("        x = vin[sent]; in_valid = 1'b1; sent = sent + 1;")
         L.append("      end else begin")
-        L.append(f"        x = ~x; in_valid = 1'b0;")
+        L.append("        x = ~x; in_valid = 1'b0;")
         L.append("      end")
         L.append("      @(posedge clk); #1;")
         L.append("      if (out_valid) check;")
@@ -173,15 +173,14 @@ def testbench_text(lay, name: str, n_vectors: int) -> str:
     return "\n".join(L) + "\n"
 
 
-def write_testbench(net: Netlist, outdir, name: str = "model", pipeline: int = 0,
-                    module: str = "dlgn_model", vectors=None, n_vectors: int = 256,
-                    seed: int = 0, expected=None, head_stride: int = 1) -> list[Path]:
+def write_testbench(net: Netlist, outdir, lay, name: str = "model", vectors=None,
+                    n_vectors: int = 256, seed: int = 0, expected=None) -> list[Path]:
     """Write ``<name>_tb.v``, ``<name>_in.hex`` and ``<name>_expect.hex``; returns the paths.
 
+    ``lay``: the :class:`~dlgn.backends.verilog.VerilogLayout` of the design under test
+    (:func:`dlgn.backends.verilog.layout`; this module does not import the emitter).
     ``vectors``: input bits (N x n_inputs, bool or uint8); default ``n_vectors`` random rows.
     ``expected``: packed results to check against (default: the reference simulator's)."""
-    from .verilog import layout
-    lay = layout(net, pipeline=pipeline, module=module, head_stride=head_stride)
     X = random_vectors(net, n_vectors, seed) if vectors is None else check_bits(
         np.asarray(vectors), net.n_inputs)
     if X.shape[0] == 0:

@@ -9,8 +9,18 @@ table is an integer whose bit ``u`` is the output for input ``u``.  For k = 2,
 difflogic numbers its 16 gates by the 4-bit reversal of this table
 (``id = 8*T00 + 4*T01 + 2*T10 + T11``); :func:`table_to_difflogic` and
 :func:`difflogic_to_table` are the only conversion.
+
+Expressions (:data:`EXPR1`, :data:`EXPR2`): every one- and two-input function written once
+as a template that the C, CUDA and Verilog emitters all read.  A template is a
+``str.format`` pattern over the operands ``{0}`` (x_0, the first input) and ``{1}`` (x_1),
+the constants ``{Z}`` (0) and ``{O}`` (1), the operators ``~ & | ^`` and parentheses, with
+the precedence C and Verilog share (``~`` binds tightest, then ``&``, ``^``, ``|``).  An
+emitter substitutes its own spelling of the operands and constants (C: ``DLGN_ZERO``,
+Verilog: ``1'b0``); the operators are the same in every target.
 """
 from __future__ import annotations
+
+from types import MappingProxyType
 
 import numpy as np
 
@@ -27,6 +37,8 @@ __all__ = [
     "table_bits",
     "bits_to_table",
     "eval_table",
+    "EXPR1",
+    "EXPR2",
 ]
 
 MAX_ARITY = 6
@@ -124,3 +136,15 @@ def eval_table(table: int, arity: int, inputs) -> int:
     if len(inputs) != arity:
         raise ValueError(f"expected {arity} inputs, got {len(inputs)}")
     return (int(table) >> u) & 1
+
+
+#: One-input functions as expression templates, indexed by truth table (0..3).
+EXPR1 = MappingProxyType({0: "{Z}", 1: "~{0}", 2: "{0}", 3: "{O}"})
+
+#: Two-input functions as expression templates, indexed by truth table (u = 2a + b with
+#: a = x_0 = ``{0}``, b = x_1 = ``{1}``): each is one operator (or none) on the operands.
+EXPR2 = MappingProxyType({
+    0: "{Z}", 1: "~({0} | {1})", 2: "~{0} & {1}", 3: "~{0}", 4: "{0} & ~{1}", 5: "~{1}",
+    6: "{0} ^ {1}", 7: "~({0} & {1})", 8: "{0} & {1}", 9: "~({0} ^ {1})", 10: "{1}",
+    11: "~{0} | {1}", 12: "{0}", 13: "{0} | ~{1}", 14: "{0} | {1}", 15: "{O}",
+})
