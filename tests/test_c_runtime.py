@@ -122,8 +122,10 @@ def test_bad_inputs_raise_clear_errors():
         m.predict(np.zeros((3, 5), np.float32))
     with pytest.raises(ValueError, match="0 or 1"):
         m.scores(np.full((3, 5), 2, np.uint8))
-    with pytest.raises(TypeError):
-        m.outputs([[0, 1, 0, 1, 0]])
+    with pytest.raises(TypeError, match="dtype"):      # a list of strings is no bit array
+        m.outputs([["0", "1", "0", "1", "0"]])
+    with pytest.raises(ValueError, match="0 or 1"):    # wider ints: 0/1 only, checked
+        m.predict(np.array([[0, 1, 0, -1, 0]], np.int64))
     nohead = build_c(random_netlist(1, n_inputs=5, n_classes=0), word_bits=64)
     with pytest.raises(NetlistError, match="head"):
         nohead.predict(np.zeros((1, 5), np.uint8))
@@ -222,3 +224,107 @@ def test_predict_on_pre_packed_rows(word_bits):
             np.testing.assert_array_equal(m.predict_packed(Xp), sim.predict(net, X))
     with pytest.raises(ValueError, match="packbits"):
         m.predict_packed(X)
+
+
+# ---------------------------------------------------------------- C loads without Python.h
+def _no_python_headers(tmp_path, monkeypatch):
+    """This process's Python include directories point at an empty folder, and the compiler
+    is a wrapper that refuses any include-path option: a build that needs Python.h (a
+    CPython extension) cannot succeed."""
+    import shutil
+    import sysconfig
+    empty = tmp_path / "no-python-include"
+    empty.mkdir()
+    real = sysconfig.get_paths
+    monkeypatch.setattr(sysconfig, "get_paths",
+                        lambda *a, **k: {**real(*a, **k), "include": str(empty),
+                                         "platinclude": str(empty)})
+    monkeypatch.setattr(sysconfig, "get_path",
+                        lambda name, *a, **k: str(empty) if "include" in name
+                        else real(*a, **k)[name])
+    for var in ("CPATH", "C_INCLUDE_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    cc = shutil.which("gcc") or shutil.which("clang") or shutil.which("cc")
+    wrapper = tmp_path / "cc-without-includes"
+    wrapper.write_text("#!/bin/sh\n"
+                       "for a in \"$@\"; do case \"$a\" in\n"
+                       "  -I*|-isystem*) echo \"include path $a refused\" >&2; exit 1;;\n"
+                       "esac; done\n"
+                       f"exec {cc} \"$@\"\n")
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+def test_c_builds_and_loads_without_python_headers(tmp_path, monkeypatch):
+    cc = _no_python_headers(tmp_path, monkeypatch)
+    net = random_layered(21, n_inputs=13, layers=(60, 40), arity=2, n_classes=4)
+    m = build_c(net, cc=cc, cache_dir=tmp_path / "cache", word_bits=128, threads=2)
+    X = np.random.default_rng(2).integers(0, 2, size=(777, 13)).astype(np.uint8)
+    np.testing.assert_array_equal(m.predict(X), sim.predict(net, X))
+    np.testing.assert_array_equal(m.scores(X), sim.scores(net, X))
+    np.testing.assert_array_equal(m.outputs(X), sim.simulate(net, X))
+    cmd = (m.build_dir / "build.txt").read_text()
+    assert "-I" not in cmd and "python" not in cmd.lower()
+    for p in m.build_dir.iterdir():
+        if p.suffix == ".c":
+            assert "Python.h" not in p.read_text()
+
+
+def test_c_library_exports_only_names_of_its_own(tmp_path):
+    """Hidden symbols, as for the extension before: the generic dlgn_* entry points stay
+    inside the library, only the build's own names (unique per cache key) are exported."""
+    import ctypes
+    a = build_c(random_netlist(31, n_inputs=6, n_classes=2), cache_dir=tmp_path, word_bits=64)
+    b = build_c(random_netlist(32, n_inputs=6, n_classes=2), cache_dir=tmp_path, word_bits=64)
+    assert a.library != b.library
+    for m in (a, b):
+        lib = ctypes.CDLL(str(m.library), mode=os.RTLD_NOW | os.RTLD_LOCAL)
+        for name in ("dlgn_predict_mt", "dlgn_outputs", "dlgn_n_inputs", "dlgn_run"):
+            assert not hasattr(lib, name), name
+        tag = m._clib.tag
+        assert tag.startswith("dlgnm_") and hasattr(lib, tag + "_predict_mt")
+    assert a._clib.tag != b._clib.tag
+
+
+def test_c_model_loads_with_ctypes_when_cffi_is_missing(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "cffi", None)       # import cffi -> ImportError
+    net = random_layered(22, n_inputs=11, layers=(30, 21), arity=2, n_classes=3)
+    m = build_c(net, cache_dir=tmp_path, word_bits=64, threads=2)
+    assert m.loader == "ctypes"
+    X = np.random.default_rng(3).integers(0, 2, size=(300, 11)).astype(np.uint8)
+    np.testing.assert_array_equal(m.predict(X), sim.predict(net, X))
+    np.testing.assert_array_equal(m.outputs(X), sim.simulate(net, X))
+    np.testing.assert_array_equal(m.predict_packed(np.packbits(X, axis=1, bitorder="little")),
+                                  sim.predict(net, X))
+    X[7, 3] = 2
+    with pytest.raises(ValueError, match="0 or 1"):
+        m.scores(X)
+
+
+def test_a_ready_model_logs_no_info_line(tmp_path, caplog):
+    """The "C model ready in ... (cache path, word_bits)" line is DEBUG: it no longer leaks
+    into the output of demo, predict and verify."""
+    net = random_netlist(33, n_inputs=6, n_classes=2)
+    with caplog.at_level("DEBUG", logger="dlgn"):
+        build_c(net, cache_dir=tmp_path, word_bits=64)       # a cold build
+        build_c(net, cache_dir=tmp_path, word_bits=64)       # and a cache hit
+    ready = [r for r in caplog.records if "C model ready" in r.getMessage()]
+    assert ready and all(r.levelname == "DEBUG" for r in ready)
+    assert not [r for r in caplog.records if r.name.startswith("dlgn.runtime")
+                and r.levelno >= 20], "INFO or louder from the runtime on a good build"
+
+
+def test_predict_cli_does_not_print_the_cache_path(tmp_path):
+    """The real command, in a process of its own (its logging goes to stderr)."""
+    cache = tmp_path / "cache"
+    net = random_netlist(34, n_inputs=6, n_classes=2)
+    net.save(tmp_path / "n.dlgn.npz")
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).integers(0, 2, (9, 6)).astype(np.uint8))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), DLGN_CACHE_DIR=str(cache))
+    r = subprocess.run([sys.executable, "-m", "dlgn", "predict", str(tmp_path / "n.dlgn.npz"),
+                        "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy"),
+                        "--target", "c"], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "C model ready" not in r.stderr and str(cache) not in r.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"),
+                                  sim.predict(net, np.load(tmp_path / "x.npy")))

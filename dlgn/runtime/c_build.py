@@ -1,40 +1,54 @@
-"""Build the C backend's source into a Python extension through cffi (API mode).
+"""Build the C backend's source into a plain shared library and load it with ``dlopen``.
 
-``build_c(netlist)`` emits the C (:mod:`dlgn.backends.c`), wraps it with
-``cffi.FFI.set_source`` / ``emit_c_code``, compiles it with the host C compiler into the
-build cache (:mod:`dlgn.runtime.cache`) and loads it.  cffi releases the GIL during the C
-calls, and the C side runs its own pthreads over sample blocks.
+``build_c(netlist)`` emits the C (:mod:`dlgn.backends.c`), compiles it with the host C
+compiler (``cc -shared -fPIC``: no Python headers, no extension module) into the build
+cache (:mod:`dlgn.runtime.cache`) and loads it with cffi's ABI mode (``ffi.dlopen``; ctypes
+when cffi is missing), ``RTLD_NOW | RTLD_LOCAL``.  Both release the GIL during the C calls,
+and the C side runs its own pthreads over sample blocks.
+
+Symbol isolation: every emitted model defines the same ``dlgn_*`` names.  The library is
+built from a small generated glue file that includes ``model.c`` under
+``-fvisibility=hidden`` and exports the entry points under names unique to the build
+(``dlgnm_<key>_predict_mt``, ...), so two models never bind to each other's functions --
+not even in a process where some import switched dlopen to ``RTLD_GLOBAL`` (pyosys does).
 """
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import io
 import logging
 import os
 import re
 import shlex
 import shutil
 import subprocess
-import sys
 import sysconfig
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 from ..compiler.netlist import Netlist, NetlistError
 from ..compiler.simulate import check_bits
 from . import cache
+from ._errors import DlgnError
+from .model import CompiledModel, is_torch
 
-__all__ = ["build_c", "CompiledCModel", "host_word_bits", "default_cc", "default_cflags"]
+__all__ = ["build_c", "CompiledCModel", "host_word_bits", "default_cc", "default_cflags",
+           "CBuildError"]
 
 log = logging.getLogger("dlgn.runtime.c_build")
 
 _LOADED: dict = {}
 _LOCK = threading.Lock()
+# bump when the glue, the library layout or the loading changes (part of the cache key)
+_GLUE_VERSION = "dlopen-glue-1"
+_LIBRARY = "model.so"
 
+
+class CBuildError(DlgnError, RuntimeError):
+    """The C compiler is missing or failed on the generated source, or the built library
+    does not load or does not match its netlist."""
 
 def default_cc() -> str:
     """``$CC``, else gcc, else clang, else cc."""
@@ -44,7 +58,7 @@ def default_cc() -> str:
     for cc in ("gcc", "clang", "cc"):
         if shutil.which(cc):
             return cc
-    raise RuntimeError("no C compiler found (install gcc or clang, or set CC)")
+    raise CBuildError("no C compiler found (install gcc or clang, or set CC)")
 
 
 def host_word_bits() -> int:
@@ -95,25 +109,159 @@ def default_cflags(cc: str | None = None) -> list[str]:
     return flags
 
 
-class CompiledCModel:
-    """A netlist compiled to C and loaded: ``.outputs(X)``, ``.scores(X)``, ``.predict(X)``,
-    ``.predict_packed(Xp)`` (rows pre-packed with ``np.packbits(X, axis=1, bitorder="little")``).
+# ---------------------------------------------------------------- glue, build, load
+_PROTO = re.compile(r"^\s*(?P<ret>[A-Za-z_][\w \t\*]*?)\s*\b(?P<name>dlgn_\w+)\s*"
+                    r"\((?P<params>[^()]*)\)\s*;\s*$")
+_CONST = re.compile(r"^\s*extern\s+const\s+int32_t\s+dlgn_(?P<name>\w+)\s*;\s*$")
 
-    ``X``: 2-D bool or uint8 (0/1) array, samples x ``n_inputs``; any batch size."""
+
+def _glue(cdef: str, tag: str) -> tuple[str, str, dict]:
+    """The glue C file exporting the entry points of ``model.c`` (the ``dlgn_*``
+    prototypes of ``cdef``) as ``<tag>_*``, plus getters ``<tag>_const_<name>`` of its int32
+    constants -> (glue source, the cffi declarations of those exports, {export: (ret, [param
+    types])} for ctypes)."""
+    defs, decls, sigs = [], [], {}
+    for line in cdef.splitlines():
+        m = _CONST.match(line)
+        if m:
+            c = m["name"]
+            decls.append(f"int32_t {tag}_const_{c}(void);")
+            defs.append(f"DLGN_GLUE_EXPORT int32_t {tag}_const_{c}(void) {{ return dlgn_{c}; }}")
+            sigs[f"{tag}_const_{c}"] = ("int32_t", [])
+            continue
+        m = _PROTO.match(line)
+        if not m:
+            continue
+        ret, name, params = m["ret"].strip(), m["name"], m["params"].strip()
+        plist = [] if params in ("", "void") else [p.strip() for p in params.split(",")]
+        args, types = [], []
+        for p in plist:
+            a = re.search(r"([A-Za-z_]\w*)\s*$", p)
+            if a is None:
+                raise CBuildError(f"cannot read the parameter {p!r} of {name} in the C API")
+            args.append(a[1])
+            types.append(p[:a.start()].strip())
+        export = tag + name[len("dlgn"):]
+        proto = f"{ret} {export}({', '.join(plist) or 'void'})"
+        decls.append(proto + ";")
+        ret_kw = "" if ret == "void" else "return "
+        defs.append(f"DLGN_GLUE_EXPORT {proto} {{ {ret_kw}{name}({', '.join(args)}); }}")
+        sigs[export] = (ret, types)
+    source = ("/* Generated by dlgn.runtime.c_build: model.c with hidden symbols, its entry\n"
+              "   points exported under names of this build's own. */\n"
+              '#include "model.c"\n\n'
+              "#if defined(_WIN32)\n#define DLGN_GLUE_EXPORT __declspec(dllexport)\n#else\n"
+              '#define DLGN_GLUE_EXPORT __attribute__((visibility("default")))\n#endif\n\n'
+              + "\n".join(defs) + "\n")
+    return source, "\n".join(decls) + "\n", sigs
+
+
+def _run_cc(cmd: list[str]) -> None:
+    log.debug("compiling: %s", shlex.join(cmd))
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as e:
+        raise CBuildError(f"cannot run the C compiler {cmd[0]!r}: {e.strerror or e}") from None
+    if r.returncode != 0:
+        raise CBuildError(f"C compilation failed ({shlex.join(cmd)}):\n"
+                          f"{(r.stderr or r.stdout)[-4000:]}")
+
+
+def _compile_model(tmp: Path, source: str, glue: str, cc: str, flags: list[str]) -> None:
+    """``model.c`` + ``glue.c`` -> ``model.so`` in ``tmp``: a plain shared library (no
+    Python headers), everything hidden but the glue's exports."""
+    (tmp / "model.c").write_text(source)
+    (tmp / "glue.c").write_text(glue)
+    cmd = [cc, *flags, "-fPIC", "-fvisibility=hidden", "-shared", "-pthread",
+           str(tmp / "glue.c"), "-o", str(tmp / _LIBRARY)]
+    _run_cc(cmd)
+    (tmp / "build.txt").write_text(shlex.join(cmd) + "\n")
+
+
+def _dlopen(path: Path, decls: str, sigs: dict):
+    """Load the library at ``path`` privately (``RTLD_NOW | RTLD_LOCAL``, whatever flags
+    the process uses for imports) -> (cffi ffi or None, library)."""
+    try:
+        import cffi
+    except ImportError:       # a slim image without cffi: the stdlib loader does the same
+        cffi = None
+    try:
+        if cffi is not None:
+            ffi = cffi.FFI()
+            ffi.cdef(decls)
+            return ffi, ffi.dlopen(str(path), ffi.RTLD_NOW | ffi.RTLD_LOCAL)
+        import ctypes
+        lib = ctypes.CDLL(str(path), mode=os.RTLD_NOW | os.RTLD_LOCAL)
+    except OSError as e:
+        raise CBuildError(f"cannot load the built C model {path}: {e}") from None
+    ct = {"int": ctypes.c_int, "int32_t": ctypes.c_int32, "size_t": ctypes.c_size_t,
+          "void": None}
+    for name, (ret, types) in sigs.items():
+        fn = getattr(lib, name)
+        fn.restype = ct.get(ret, ctypes.c_void_p)
+        fn.argtypes = [ct.get(t, ctypes.c_void_p) for t in types]
+    return None, lib
+
+
+class _CLib:
+    """A loaded model library: ``call(entry, X, out, threads)`` on numpy arrays and
+    ``const(name)``; cffi ABI mode or ctypes, both release the GIL during calls."""
+
+    def __init__(self, path: Path, tag: str, decls: str, sigs: dict):
+        self.path, self.tag = Path(path), tag
+        self._ffi, self._lib = _dlopen(self.path, decls, sigs)
+        self.loader = "cffi" if self._ffi is not None else "ctypes"
+
+    def const(self, name: str) -> int:
+        return int(getattr(self._lib, f"{self.tag}_const_{name}")())
+
+    def call(self, entry: str, X: np.ndarray, out: np.ndarray, threads: int) -> int:
+        fn = getattr(self._lib, f"{self.tag}_{entry}")
+        ffi = self._ffi
+        if ffi is not None:
+            kind = "uint8_t[]" if out.dtype == np.uint8 else "int32_t[]"
+            xb = ffi.from_buffer("uint8_t[]", X.view(np.uint8)) if X.size else ffi.NULL
+            return int(fn(xb, X.shape[0], ffi.from_buffer(kind, out), int(threads)))
+        return int(fn(X.ctypes.data if X.size else None, X.shape[0], out.ctypes.data,
+                      int(threads)))
+
+
+# compatibility for benchmarks/c_bench.py: any C source with its cffi declarations ->
+# a plain shared library named like an extension module, loaded as SimpleNamespace(ffi, lib)
+def _compile(tmp: Path, modname: str, source: str, cdef: str, cc: str, flags: list[str]):
+    tmp = Path(tmp)
+    src = tmp / f"{modname}.c"
+    src.write_text(source)
+    (tmp / f"{modname}.cdef").write_text(cdef)
+    so = tmp / (modname + sysconfig.get_config_var("EXT_SUFFIX"))
+    _run_cc([cc, *flags, "-fPIC", "-shared", "-pthread", str(src), "-o", str(so)])
+
+
+def _load(path: Path, modname: str):
+    path = Path(path)
+    ffi, lib = _dlopen(path, (path.parent / f"{modname}.cdef").read_text(), {})
+    return SimpleNamespace(ffi=ffi, lib=lib)
+
+
+# ---------------------------------------------------------------- the model
+class CompiledCModel(CompiledModel):
+    """A netlist compiled to C and loaded: ``.outputs(X)``, ``.scores(X)``, ``.predict(X)``
+    (inputs and results as :class:`~dlgn.runtime.model.CompiledModel`: numpy, torch or
+    lists of 0/1 bits, or raw features with ``encode=True``), and ``.predict_packed(Xp)``
+    (rows pre-packed with ``np.packbits(X, axis=1, bitorder="little")``)."""
 
     target = "c"
 
-    def __init__(self, netlist: Netlist, module, threads: int, word_bits: int,
+    def __init__(self, netlist: Netlist, lib: _CLib, threads: int, word_bits: int,
                  build_dir: Path, build_seconds: float):
         self.netlist = netlist
-        self._ffi, self._lib = module.ffi, module.lib
+        self._clib = lib
+        self.loader = lib.loader
+        self.library = lib.path
         self.threads = int(threads)
         self.word_bits = int(word_bits)
         self.build_dir = Path(build_dir)
         self.build_seconds = float(build_seconds)
-        self.n_inputs = netlist.n_inputs
-        self.n_outputs = netlist.n_outputs
-        self.n_classes = netlist.n_classes
 
     def __repr__(self):
         return (f"CompiledCModel({self.netlist!r}, word_bits={self.word_bits}, "
@@ -134,11 +282,7 @@ class CompiledCModel:
             if X.size:            # nothing to compute (no outputs): the bytes still count
                 check_bits(X, self.n_inputs)
             return out
-        ffi = self._ffi
-        fn = getattr(self._lib, name + "_mt")
-        kind = "uint8_t[]" if out.dtype == np.uint8 else "int32_t[]"
-        xb = ffi.from_buffer("uint8_t[]", X.view(np.uint8)) if X.size else ffi.NULL
-        rc = fn(xb, X.shape[0], ffi.from_buffer(kind, out), self.threads)
+        rc = self._clib.call(name + "_mt", X, out, self.threads)
         if rc == -2:  # a byte other than 0/1 (in a uint8 or bool array): check_bits' error
             check_bits(X, self.n_inputs)
             raise ValueError("uint8 input bits must be 0 or 1; encode features first")
@@ -150,23 +294,31 @@ class CompiledCModel:
         if self.n_classes == 0:
             raise NetlistError("this netlist has no GroupSum head (group_sizes is empty)")
 
-    def outputs(self, X) -> np.ndarray:
-        """Output bits bool[N, n_outputs] (polarity applied), like ``dlgn.simulate``."""
+    def _outputs(self, X) -> np.ndarray:
         X = self._rows(X)
         out = np.zeros((X.shape[0], self.n_outputs), dtype=np.uint8)
-        return self._call("dlgn_outputs", X, out).view(bool)
+        return self._call("outputs", X, out).view(bool)
 
-    def scores(self, X) -> np.ndarray:
-        """GroupSum counts int32[N, n_classes] (the real scores are these / tau)."""
+    def _scores(self, X) -> np.ndarray:
         self._need_head()
         X = self._rows(X)
         out = np.zeros((X.shape[0], self.n_classes), dtype=np.int32)
-        return self._call("dlgn_scores", X, out)
+        return self._call("scores", X, out)
 
-    def predict_packed(self, Xp) -> np.ndarray:
+    def _predict(self, X) -> np.ndarray:
+        self._need_head()
+        X = self._rows(X)
+        out = np.zeros(X.shape[0], dtype=np.int32)
+        return self._call("predict", X, out).astype(np.int64)
+
+    def predict_packed(self, Xp):
         """Predicted class int64[N] from pre-packed rows: uint8[N, ceil(n_inputs / 8)] as
         ``np.packbits(X, axis=1, bitorder="little")`` gives (8x less input to read; the
-        padding bits of the last byte are ignored)."""
+        padding bits of the last byte are ignored).  A torch uint8 tensor gives a tensor."""
+        if is_torch(Xp):
+            import torch
+            res = self.predict_packed(Xp.detach().cpu().numpy())
+            return torch.from_numpy(res).to(Xp.device)
         self._need_head()
         nb = (self.n_inputs + 7) // 8
         if not isinstance(Xp, np.ndarray) or Xp.ndim != 2 or Xp.dtype != np.uint8 \
@@ -178,53 +330,8 @@ class CompiledCModel:
         Xp = np.ascontiguousarray(Xp)
         out = np.zeros(Xp.shape[0], dtype=np.int32)
         if Xp.shape[0] == 0 or nb == 0:
-            return self.predict(np.zeros((Xp.shape[0], self.n_inputs), np.uint8))
-        return self._call("dlgn_predict_packed", Xp, out).astype(np.int64)
-
-    def predict(self, X) -> np.ndarray:
-        """Predicted class int64[N] (first maximum on ties)."""
-        self._need_head()
-        X = self._rows(X)
-        out = np.zeros(X.shape[0], dtype=np.int32)
-        return self._call("dlgn_predict", X, out).astype(np.int64)
-
-
-def _compile(tmp: Path, modname: str, source: str, cdef: str, cc: str, flags: list[str]):
-    import cffi
-    ffi = cffi.FFI()
-    ffi.cdef(cdef)
-    ffi.set_source(modname, source)
-    src = tmp / f"{modname}.c"
-    with contextlib.redirect_stdout(io.StringIO()):  # cffi prints "generating ..."
-        ffi.emit_c_code(str(src))
-    so = tmp / (modname + sysconfig.get_config_var("EXT_SUFFIX"))
-    inc = sysconfig.get_paths()["include"]
-    # hidden visibility: every model exports the same dlgn_* names, and a process where
-    # some import set RTLD_GLOBAL (pyosys does) would otherwise bind one model's calls to
-    # another model's functions
-    cmd = [cc, *flags, "-fPIC", "-fvisibility=hidden", "-shared", "-pthread", f"-I{inc}",
-           str(src), "-o", str(so)]
-    log.debug("compiling: %s", shlex.join(cmd))
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError(f"C compilation failed ({shlex.join(cmd)}):\n{r.stderr[-4000:]}")
-    (tmp / "build.txt").write_text(shlex.join(cmd) + "\n")
-
-
-def _load(path: Path, modname: str):
-    """Import the built extension with RTLD_LOCAL, whatever dlopen flags an earlier import
-    left set for the process, so its symbols never leak into (or from) other models."""
-    spec = importlib.util.spec_from_file_location(modname, path)
-    mod = importlib.util.module_from_spec(spec)
-    flags = sys.getdlopenflags() if hasattr(sys, "getdlopenflags") else None
-    try:
-        if flags is not None:
-            sys.setdlopenflags(os.RTLD_NOW | os.RTLD_LOCAL)
-        spec.loader.exec_module(mod)
-    finally:
-        if flags is not None:
-            sys.setdlopenflags(flags)
-    return mod
+            return self._predict(np.zeros((Xp.shape[0], self.n_inputs), np.uint8))
+        return self._call("predict_packed", Xp, out).astype(np.int64)
 
 
 def build_c(netlist: Netlist, threads: int = 0, word_bits: int | None = None, cc: str | None = None,
@@ -235,8 +342,9 @@ def build_c(netlist: Netlist, threads: int = 0, word_bits: int | None = None, cc
     ``word_bits``: 64/128/256/512 (None: :func:`host_word_bits`); ``cc``: the compiler
     (default :func:`default_cc`); ``cflags``: a list or string replacing
     ``-O1 -march=native`` (:func:`default_cflags`); ``cache_dir``: the cache root (default
-    ``$DLGN_CACHE_DIR`` or ``~/.cache/dlgn``; see :mod:`dlgn.runtime.cache` for the checks
-    that root and entry pass before a library is loaded)."""
+    ``$DLGN_CACHE_DIR`` or the user's cache directory, :func:`dlgn.runtime.cache.cache_root`;
+    see :mod:`dlgn.runtime.cache` for the checks that root and entry pass before a library
+    is loaded)."""
     from ..backends import c as cback
     if not isinstance(netlist, Netlist):
         raise TypeError(f"expected a dlgn Netlist, got {type(netlist).__name__}")
@@ -264,21 +372,28 @@ def build_c(netlist: Netlist, threads: int = 0, word_bits: int | None = None, cc
     t0 = time.perf_counter()
     source = cback.emit(netlist, **opts)
     cdef = cback.cdef(netlist)
-    parts = [source, cdef, " ".join(flags), cache.compiler_identity(cc), "cffi-api-2"]
+    parts = [source, cdef, " ".join(flags), cache.compiler_identity(cc), _GLUE_VERSION]
     if any("native" in f for f in flags):
         parts.append(cache.cpu_identity())
     key = cache.cache_key(*parts)
-    modname = f"_dlgn_c_{key[:24]}"
-    so_name = modname + sysconfig.get_config_var("EXT_SUFFIX")
+    tag = f"dlgnm_{key[:24]}"
+    glue, decls, sigs = _glue(cdef, tag)
     # get_or_build verifies the library's owner, mode, size and sha256 before we load it
     build_dir = cache.get_or_build(
-        key, lambda tmp: _compile(tmp, modname, source, cdef, cc, flags), cache_dir,
-        artifact=so_name)
-    so = build_dir / so_name
+        key, lambda tmp: _compile_model(tmp, source, glue, cc, flags), cache_dir,
+        artifact=_LIBRARY)
+    so = build_dir / _LIBRARY
     with _LOCK:
-        mod = _LOADED.get(str(so))
-        if mod is None:
-            mod = _LOADED[str(so)] = _load(so, modname)
+        lib = _LOADED.get(str(so))
+        if lib is None:
+            lib = _CLib(so, tag, decls, sigs)
+            got = {c: lib.const(c) for c in ("n_inputs", "n_outputs", "n_classes")}
+            want = {"n_inputs": netlist.n_inputs, "n_outputs": netlist.n_outputs,
+                    "n_classes": netlist.n_classes}
+            if got != want:
+                raise CBuildError(f"the built library {so} computes a different netlist "
+                                  f"({got}, expected {want})")
+            _LOADED[str(so)] = lib
     dt = time.perf_counter() - t0
-    log.info("C model ready in %.2f s (%s, word_bits=%d)", dt, build_dir, wb)
-    return CompiledCModel(netlist, mod, threads, wb, build_dir, dt)
+    log.debug("C model ready in %.2f s (%s, word_bits=%d, %s)", dt, build_dir, wb, lib.loader)
+    return CompiledCModel(netlist, lib, threads, wb, build_dir, dt)

@@ -5,9 +5,11 @@ nvcc into a shared library in the build cache (:mod:`dlgn.runtime.cache`, keyed 
 sha256 of source, flags and compiler) and loads it with ``cffi.FFI().dlopen`` (ctypes when
 cffi is missing, as on some GPU images).  The model runs on
 
-* torch CUDA tensors (uint8/bool, 2-D, on the model's device): device pointers and the
-  current torch stream, no copies; results are torch tensors on the same device;
-* numpy arrays (and CPU tensors): copied to the device and back; results are numpy.
+* torch CUDA tensors (bool or 0/1 integers, 2-D, on the model's device): device pointers
+  and the current torch stream, no copies for uint8/bool; results are torch tensors on the
+  same device;
+* numpy arrays, lists and CPU tensors: copied to the device and back; results are numpy
+  (a CPU tensor for a CPU tensor).
 
 ``cpu_shim=True`` compiles the *same* source with the host C++ compiler and
 ``cuda_shim.h`` instead, so the kernels run on the CPU (sequentially): this is how CI
@@ -30,6 +32,8 @@ from ..backends import cuda as _cuda
 from ..compiler.netlist import Netlist, NetlistError
 from ..compiler.simulate import check_bit_bytes, check_bits
 from . import cache as _cache
+from ._errors import DlgnError
+from .model import CompiledModel
 
 __all__ = ["build_cuda", "CompiledCudaModel", "CudaUnavailableError", "CudaRuntimeError",
            "find_nvcc", "nvcc_flags", "compile_check"]
@@ -43,11 +47,11 @@ _MAX_WORKSPACE = 1 << 30       # bytes of device workspace per launch; larger ba
 _H2D, _D2H = 1, 2
 
 
-class CudaUnavailableError(RuntimeError):
+class CudaUnavailableError(DlgnError, RuntimeError):
     """No nvcc, no CUDA GPU, or no usable CUDA runtime: the CUDA target cannot run here."""
 
 
-class CudaRuntimeError(RuntimeError):
+class CudaRuntimeError(DlgnError, RuntimeError):
     """A CUDA call of a built model failed."""
 
 
@@ -193,11 +197,11 @@ class _Lib:
         if cffi is not None:
             self._ffi = cffi.FFI()
             self._ffi.cdef(_cuda.cdef(prefix))
-            self._lib = self._ffi.dlopen(str(path))
+            self._lib = self._ffi.dlopen(str(path), self._ffi.RTLD_NOW | self._ffi.RTLD_LOCAL)
         else:
             import ctypes
             self._ffi = None
-            self._lib = ctypes.CDLL(str(path))
+            self._lib = ctypes.CDLL(str(path), mode=os.RTLD_NOW | os.RTLD_LOCAL)
             ct = {"long long": ctypes.c_longlong, "int": ctypes.c_int,
                   "const char*": ctypes.c_char_p}
             for name, (ret, args) in _cuda.API.items():
@@ -225,8 +229,12 @@ def _addr(a) -> int:
     return 0 if a is None else int(a.ctypes.data)
 
 
-class CompiledCudaModel:
-    """A loaded CUDA build: ``predict``, ``scores`` and ``outputs`` on input bits."""
+class CompiledCudaModel(CompiledModel):
+    """A loaded CUDA build: ``predict``, ``scores`` and ``outputs`` on input bits (or raw
+    features with ``encode=True``), as :class:`~dlgn.runtime.model.CompiledModel`: torch
+    CUDA tensors run on their device with the current torch stream and give tensors
+    there; numpy arrays, lists and CPU tensors are copied through the host (numpy out for
+    numpy in, a CPU tensor for a CPU tensor)."""
 
     target = "cuda"
 
@@ -237,6 +245,7 @@ class CompiledCudaModel:
         self.prefix = prefix
         self.device = int(device)
         self.cpu_shim = bool(cpu_shim)
+        self._device_tensors = not self.cpu_shim   # a shim's "device" is the host
         self.word_bits = emitter.word_bits
         self.storage = emitter.storage
         self.lib = _Lib(self.path, prefix)
@@ -277,34 +286,29 @@ class CompiledCudaModel:
     def workspace_bytes(self, n: int) -> int:
         return self.lib("workspace_bytes", int(n))
 
-    # ---- public API
-    def predict(self, X):
-        """Class ids (first maximum), int64[n]: numpy in, numpy out; torch CUDA in, torch out."""
+    # ---- the CompiledModel hooks (numpy bits; CUDA tensors stay on the device)
+    def _predict(self, X):
         self._need_head()
-        return self._call(X, want_cls=True)[0]
+        return self._call_numpy(X, want_cls=True)[0]
 
-    def scores(self, X):
-        """Integer class counts int32[n, C] (divide by ``netlist.tau`` for the real scores)."""
+    def _scores(self, X):
         self._need_head()
-        return self._call(X, want_scores=True)[1]
+        return self._call_numpy(X, want_scores=True)[1]
 
-    def outputs(self, X):
-        """Raw output bits bool[n, O] (polarity applied), as :func:`dlgn.simulate`."""
-        return self._call(X, want_out=True)[2]
+    def _outputs(self, X):
+        return self._call_numpy(X, want_out=True)[2]
+
+    def _on_device(self, kind: str, X):
+        if kind != "outputs":
+            self._need_head()
+        want = {"predict": (True, False, False), "scores": (False, True, False),
+                "outputs": (False, False, True)}[kind]
+        return self._call_torch(X, *want)[("predict", "scores", "outputs").index(kind)]
 
     def _need_head(self):
         if self.netlist.n_classes == 0:
             raise NetlistError("this netlist has no GroupSum head (group_sizes is empty); "
                                "use outputs()")
-
-    def _call(self, X, want_cls=False, want_scores=False, want_out=False):
-        if type(X).__module__.startswith("torch"):
-            if X.is_cuda:
-                return self._call_torch(X, want_cls, want_scores, want_out)
-            import torch
-            res = self._call_numpy(X.detach().numpy(), want_cls, want_scores, want_out)
-            return tuple(None if r is None else torch.from_numpy(r) for r in res)
-        return self._call_numpy(X, want_cls, want_scores, want_out)
 
     def _unpack_outputs(self, ow: np.ndarray, n: int) -> np.ndarray:
         """OW[tile][O][BLOCK] words -> bool[n, O]."""
@@ -317,7 +321,7 @@ class CompiledCudaModel:
                              axis=1, bitorder="little")
         return bits[:, :n].T.astype(bool)
 
-    def _call_numpy(self, X, want_cls, want_scores, want_out):
+    def _call_numpy(self, X, want_cls=False, want_scores=False, want_out=False):
         net = self.netlist
         X = check_bits(X if isinstance(X, np.ndarray) else np.asarray(X), net.n_inputs)
         X = np.ascontiguousarray(X).view(np.uint8)
