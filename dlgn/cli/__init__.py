@@ -23,7 +23,7 @@ from ..errors import DlgnError, UsageError
 __all__ = ["main", "build_parser", "one_line", "check_output_file", "check_output_dir",
            "SUBCOMMANDS", "USER_ERRORS", "HelpFormatter", "RawHelpFormatter"]
 
-SUBCOMMANDS = ("train", "compile", "predict", "verify", "inspect", "demo")
+SUBCOMMANDS = ("train", "compile", "predict", "verify", "inspect", "demo", "cache")
 
 #: What the command reports as one line with exit 1.  DlgnError is the project's root; the
 #: built-in families stay for what the standard library, numpy and torch raise on a user's

@@ -2,7 +2,9 @@
 
 Layout: ``<root>/<key>/`` holds one finished build (whatever files the builder wrote) and a
 ``.complete`` marker: JSON with the size and sha256 of every file of the build.  ``root``
-is ``$DLGN_CACHE_DIR`` or ``~/.cache/dlgn``.  ``key`` is the sha256 of everything that
+is ``$DLGN_CACHE_DIR``, else the user's cache directory (:func:`default_cache_root`:
+``$XDG_CACHE_HOME/dlgn``, else the platform's -- ``~/.cache/dlgn``, ``~/Library/Caches/dlgn``,
+``%LOCALAPPDATA%\\dlgn\\Cache``).  ``key`` is the sha256 of everything that
 determines the artifact: source text, flags, compiler identity (its ``--version`` output),
 CPU features when flags target the host CPU.
 
@@ -20,6 +22,10 @@ Publishing is atomic and durable: a build happens in a fresh temporary directory
 onto ``<root>/<key>`` with :func:`os.replace` and ``root`` is ``fsync``-ed.  When two
 processes build the same key at once both succeed: the loser's rename fails because the
 directory exists, and it uses the winner's (identical, verified) build.
+
+:func:`cache_info` counts what a root holds; :func:`clear_cache` removes the entries the
+cache made (a valid marker, or a legacy ``ok`` one) and its leftover temporary directories,
+each with one rename first (``dlgn cache info|clear``).
 """
 from __future__ import annotations
 
@@ -28,16 +34,21 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 from ..compiler.atomic import atomic_write, fsync_dir
+from ._errors import DlgnError
 
-__all__ = ["cache_root", "cache_key", "compiler_identity", "cpu_identity", "get_or_build",
-           "verify_entry", "CacheError", "COMPLETE_MARKER", "MARKER_FORMAT"]
+__all__ = ["cache_root", "default_cache_root", "platform_cache_root", "root_source", "cache_key",
+           "compiler_identity", "cpu_identity", "get_or_build", "verify_entry",
+           "cache_info", "clear_cache", "CacheError", "COMPLETE_MARKER", "MARKER_FORMAT"]
 
 log = logging.getLogger("dlgn.runtime.cache")
 
@@ -47,7 +58,7 @@ _MAX_MARKER_BYTES = 1 << 20
 _PUBLISH_TRIES = 4
 
 
-class CacheError(RuntimeError):
+class CacheError(DlgnError, RuntimeError):
     """The build cache cannot be used safely (a root not owned by the current user or
     writable by others) or a build could not be published."""
 
@@ -87,12 +98,55 @@ def _check_root(root: Path, uid: int | None = None) -> None:
                          f"own (chmod go-w, or set DLGN_CACHE_DIR)")
 
 
+def default_cache_root() -> Path:
+    """dlgn's directory in the user's cache: ``$XDG_CACHE_HOME/dlgn`` where that is set to
+    an absolute path (any platform), else ``platformdirs.user_cache_dir("dlgn")`` when
+    platformdirs is installed, else ``~/Library/Caches/dlgn`` (macOS),
+    ``%LOCALAPPDATA%\\dlgn\\Cache`` (Windows) or ``~/.cache/dlgn``."""
+    return platform_cache_root(sys.platform, os.environ, Path.home())
+
+
+def platform_cache_root(platform: str, environ, home: Path) -> Path:
+    """:func:`default_cache_root` for a ``platform`` (``sys.platform``), environment and
+    home directory."""
+    xdg = environ.get("XDG_CACHE_HOME")
+    if xdg and os.path.isabs(xdg):      # the XDG spec: a relative value is to be ignored
+        return Path(xdg) / "dlgn"
+    try:
+        import platformdirs
+    except ImportError:
+        platformdirs = None
+    if platformdirs is not None and platform == sys.platform:
+        return Path(platformdirs.user_cache_dir("dlgn", appauthor=False))
+    if platform == "darwin":
+        return Path(home) / "Library" / "Caches" / "dlgn"
+    if platform.startswith(("win", "cygwin")):
+        base = environ.get("LOCALAPPDATA")
+        return (Path(base) if base else Path(home) / "AppData" / "Local") / "dlgn" / "Cache"
+    return Path(home) / ".cache" / "dlgn"
+
+
+def root_source(cache_dir=None) -> str:
+    """What chooses the root: "argument", "DLGN_CACHE_DIR", "XDG_CACHE_HOME" or "default"."""
+    if cache_dir:
+        return "argument"
+    if os.environ.get("DLGN_CACHE_DIR"):
+        return "DLGN_CACHE_DIR"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return "XDG_CACHE_HOME" if xdg and os.path.isabs(xdg) else "default"
+
+
+def _root_path(cache_dir=None) -> Path:
+    root = cache_dir or os.environ.get("DLGN_CACHE_DIR") or default_cache_root()
+    return Path(root).expanduser()
+
+
 def cache_root(cache_dir=None, uid: int | None = None) -> Path:
-    """The cache root: ``cache_dir``, else ``$DLGN_CACHE_DIR``, else ``~/.cache/dlgn``;
-    created (mode 0700) if missing.  Raises :class:`CacheError` unless it is a directory
-    owned by the current user (``uid``) and not writable by group or others."""
-    root = cache_dir or os.environ.get("DLGN_CACHE_DIR") or Path.home() / ".cache" / "dlgn"
-    root = Path(root).expanduser()
+    """The cache root: ``cache_dir``, else ``$DLGN_CACHE_DIR``, else
+    :func:`default_cache_root`; created (mode 0700) if missing.  Raises :class:`CacheError`
+    unless it is a directory owned by the current user (``uid``) and not writable by group
+    or others."""
+    root = _root_path(cache_dir)
     if not root.exists():
         try:
             root.parent.mkdir(parents=True, exist_ok=True)
@@ -197,6 +251,33 @@ def _file_problem(path: Path, uid, want_size=None, want_sha=None) -> str | None:
     return None
 
 
+def _marker_files(entry: Path, uid) -> tuple[dict | None, str | None]:
+    """The ``files`` record of ``entry``'s marker -> (files, None), or (None, why not):
+    the marker must be a regular file of the user's, not writable by others, small, JSON of
+    the current format naming plain files."""
+    marker = entry / COMPLETE_MARKER
+    why = _file_problem(marker, uid)
+    if why:
+        return None, why
+    try:
+        if os.lstat(marker).st_size > _MAX_MARKER_BYTES:
+            return None, "the marker is too large"
+        info = json.loads(marker.read_bytes())
+        files = info["files"]
+        if info.get("format") != MARKER_FORMAT or not isinstance(files, dict) or not files:
+            raise ValueError
+        for name, rec in files.items():
+            if (not isinstance(name, str) or not name or name in (".", "..") or "/" in name
+                    or os.sep in name or name == COMPLETE_MARKER):
+                raise ValueError
+            if not (isinstance(rec, dict) and type(rec.get("size")) is int
+                    and isinstance(rec.get("sha256"), str)):
+                raise ValueError
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return None, "the marker is unreadable or of an old format"
+    return files, None
+
+
 def verify_entry(entry, artifact: str | None = None, uid: int | None = None) -> str | None:
     """Why the cache entry directory ``entry`` may not be used, or None when it may: see the
     module docstring.  ``artifact``: a file name that must be among the verified files (the
@@ -215,26 +296,9 @@ def verify_entry(entry, artifact: str | None = None, uid: int | None = None) -> 
     why = _check_owner(entry, uid, st)
     if why:
         return f"the directory is {why}"
-    marker = entry / COMPLETE_MARKER
-    why = _file_problem(marker, uid)
+    files, why = _marker_files(entry, uid)
     if why:
         return why
-    try:
-        if os.lstat(marker).st_size > _MAX_MARKER_BYTES:
-            return "the marker is too large"
-        info = json.loads(marker.read_bytes())
-        files = info["files"]
-        if info.get("format") != MARKER_FORMAT or not isinstance(files, dict) or not files:
-            raise ValueError
-        for name, rec in files.items():
-            if (not isinstance(name, str) or not name or name in (".", "..") or "/" in name
-                    or os.sep in name or name == COMPLETE_MARKER):
-                raise ValueError
-            if not (isinstance(rec, dict) and type(rec.get("size")) is int
-                    and isinstance(rec.get("sha256"), str)):
-                raise ValueError
-    except (OSError, ValueError, KeyError, TypeError, RecursionError):
-        return "the marker is unreadable or of an old format"
     if artifact is not None and artifact not in files:
         return f"the marker does not cover {artifact}"
     for name, rec in files.items():
@@ -271,7 +335,7 @@ def _seal(tmp: Path) -> None:
 def _discard(root: Path, entry: Path) -> None:
     """Move ``entry`` out of the way (one rename: atomic for concurrent readers) and remove
     it as far as permissions allow."""
-    aside = Path(tempfile.mkdtemp(prefix=f".{entry.name[:16]}.discard.", dir=root))
+    aside = Path(tempfile.mkdtemp(prefix=f".{entry.name.lstrip('.')[:16]}.discard.", dir=root))
     try:
         os.replace(entry, aside / "old")
     except FileNotFoundError:
@@ -327,3 +391,134 @@ def get_or_build(key: str, builder, cache_dir=None, artifact: str | None = None)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- info and clear
+_KEY_NAME = re.compile(r"^[0-9a-f]{64}$")
+# what tempfile.mkdtemp made for get_or_build (".<key16>.XXXX"), _discard
+# (".<name16>.discard.XXXX") and the cache before markers had hashes (".<key16>.stale.XXXX")
+_TEMP_NAME = re.compile(r"^\.[0-9a-f]{16}\.(?:(?:discard|stale)\.)?[A-Za-z0-9_]+$")
+_LEGACY_MARKER = b"ok\n"
+#: temporary directories younger than this (seconds) may belong to a build in progress
+TEMP_GRACE_SECONDS = 3600
+
+
+def _tree_bytes(path: Path) -> int:
+    """Bytes of the regular files under ``path`` (symlinks not followed)."""
+    total = 0
+    for dirpath, _dirs, filenames in os.walk(path, followlinks=False):
+        for n in filenames:
+            try:
+                st = os.lstat(os.path.join(dirpath, n))
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                total += st.st_size
+    return total
+
+
+def _classify(root: Path, name: str, uid) -> tuple[str, str | None]:
+    """What ``root/name`` is -> (kind, why): "entry" (a build the cache published: a valid
+    marker, or the legacy ``ok`` one), "temp" (a directory the cache made for a build or a
+    removal), or "other" with the reason the cache does not claim it."""
+    p = root / name
+    try:
+        st = os.lstat(p)
+    except OSError as e:
+        return "other", f"unreadable ({e.strerror or e})"
+    if not stat.S_ISDIR(st.st_mode):
+        return "other", "not a directory"
+    why = _check_owner(p, uid, st)
+    if why:
+        return "other", f"the directory is {why}"
+    if _TEMP_NAME.match(name):
+        return "temp", None
+    if not _KEY_NAME.match(name):
+        return "other", "not named by a cache key"
+    files, why = _marker_files(p, uid)
+    if files is not None:
+        return "entry", None
+    try:
+        marker = p / COMPLETE_MARKER
+        st_m = os.lstat(marker)
+        if (stat.S_ISREG(st_m.st_mode) and st_m.st_size == len(_LEGACY_MARKER)
+                and _check_owner(marker, uid, st_m) is None
+                and marker.read_bytes() == _LEGACY_MARKER):
+            return "entry", None
+    except OSError:
+        pass
+    return "other", why
+
+
+def cache_info(cache_dir=None) -> dict:
+    """What the cache root holds, without creating or changing anything: ``root``,
+    ``source`` (:func:`root_source`), ``exists``, ``entries`` and ``entry_bytes`` (published
+    builds), ``temp_dirs`` and ``temp_bytes`` (leftover temporary directories), ``other``
+    (names the cache does not claim) and ``total_bytes``.  Raises :class:`CacheError` for a
+    root that is not a directory owned by the user and closed to others."""
+    uid = _current_uid()
+    root = _root_path(cache_dir)
+    info = {"root": str(root), "source": root_source(cache_dir), "exists": root.exists(),
+            "entries": 0, "entry_bytes": 0, "temp_dirs": 0, "temp_bytes": 0, "other": 0,
+            "total_bytes": 0}
+    if not info["exists"]:
+        return info
+    _check_root(root, uid)
+    for name in sorted(os.listdir(root)):
+        kind, _ = _classify(root, name, uid)
+        if kind == "other":
+            info["other"] += 1
+            continue
+        size = _tree_bytes(root / name)
+        if kind == "entry":
+            info["entries"] += 1
+            info["entry_bytes"] += size
+        else:
+            info["temp_dirs"] += 1
+            info["temp_bytes"] += size
+    info["total_bytes"] = info["entry_bytes"] + info["temp_bytes"]
+    return info
+
+
+def clear_cache(cache_dir=None, temp_grace: float = TEMP_GRACE_SECONDS) -> dict:
+    """Remove every entry the cache made from the root, and its temporary directories older
+    than ``temp_grace`` seconds (younger ones may be builds in progress).  Each goes with one
+    rename first (:func:`_discard`), so a concurrent reader sees the whole entry or none of
+    it; names the cache does not claim (see :func:`cache_info`) are left alone.  Returns
+    ``root``, ``removed`` (entries), ``removed_temp``, ``freed_bytes`` and ``kept``: [{name,
+    why}].  Raises :class:`CacheError` for an untrusted root."""
+    uid = _current_uid()
+    root = _root_path(cache_dir)
+    res = {"root": str(root), "source": root_source(cache_dir), "exists": root.exists(),
+           "removed": 0, "removed_temp": 0, "freed_bytes": 0, "kept": []}
+    if not res["exists"]:
+        return res
+    _check_root(root, uid)
+    now = time.time()
+    for name in sorted(os.listdir(root)):
+        kind, why = _classify(root, name, uid)
+        p = root / name
+        if kind == "other":
+            res["kept"].append({"name": name, "why": why})
+            continue
+        if kind == "temp" and ".discard." not in name:    # a removal's leftover: no grace
+            try:
+                age = now - os.lstat(p).st_mtime
+            except OSError:
+                continue           # gone already
+            if age < temp_grace:
+                res["kept"].append({"name": name, "why": "a temporary directory younger "
+                                    f"than {temp_grace:g} s (a build in progress?)"})
+                continue
+        size = _tree_bytes(p)
+        try:
+            _discard(root, p)
+        except CacheError as e:
+            res["kept"].append({"name": name, "why": str(e)})
+            continue
+        res["removed" if kind == "entry" else "removed_temp"] += 1
+        res["freed_bytes"] += size
+        log.debug("removed %s %s", kind, name)
+    if res["removed"] or res["removed_temp"]:
+        fsync_dir(root)
+    return res
