@@ -31,7 +31,7 @@ import numpy as np
 from ..compiler.netlist import Netlist, NetlistError
 from ..compiler.simulate import check_bits
 from . import cache
-from ._errors import DlgnError
+from ..errors import DlgnError
 from .model import CompiledModel, is_torch
 
 __all__ = ["build_c", "CompiledCModel", "host_word_bits", "default_cc", "default_cflags",

@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 
 from ..compiler.atomic import atomic_write, fsync_dir
-from ._errors import DlgnError
+from ..errors import DlgnError
 
 __all__ = ["cache_root", "default_cache_root", "platform_cache_root", "root_source", "cache_key",
            "compiler_identity", "cpu_identity", "get_or_build", "verify_entry",

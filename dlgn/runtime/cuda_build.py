@@ -32,7 +32,7 @@ from ..backends import cuda as _cuda
 from ..compiler.netlist import Netlist, NetlistError
 from ..compiler.simulate import check_bit_bytes, check_bits
 from . import cache as _cache
-from ._errors import DlgnError
+from ..errors import DlgnError
 from .model import CompiledModel
 
 __all__ = ["build_cuda", "CompiledCudaModel", "CudaUnavailableError", "CudaRuntimeError",

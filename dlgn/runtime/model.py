@@ -32,7 +32,7 @@ import numpy as np
 
 from ..compiler.encoding import EncodingError, encode as _encode
 from ..compiler.netlist import Netlist
-from ._errors import DlgnError
+from ..errors import DlgnError
 
 __all__ = ["CompiledModel", "BitsError", "BitsTypeError", "is_torch", "as_bit_array"]
 
