@@ -9,8 +9,10 @@ Nets:
 * ``mnist``: the shipped ``examples/mnist/mnist_6x8000.dlgn.npz``.
 
 For each it prints the wall time of ``dlgn.backends.c.emit`` and ``dlgn.backends.cuda.emit``
-(best of ``--repeat``), and, where the tree has it, of ``dlgn.compiler.head.lower_head``
-alone.  Run against another checkout (e.g. a ``git worktree`` of an older commit) with
+(best of ``--repeat``), of ``dlgn.backends.cfamily.lower_program`` (the part of an emit
+that is not printing: head, support, liveness, order) and, where the tree has it, of
+``dlgn.compiler.head.lower_head`` alone.  Run against another checkout (e.g. a
+``git worktree`` of an older commit) with
 ``PYTHONPATH=/that/checkout python benchmarks/emit_bench.py`` to compare: the script
 imports ``dlgn`` from ``PYTHONPATH`` first and only falls back to this checkout.
 """
@@ -52,6 +54,8 @@ def bench(name: str, net: Netlist, repeat: int) -> dict:
         lower_head = None
     if lower_head is not None:
         row["lower_head_s"] = _best(lambda: lower_head(net), repeat)
+    from dlgn.backends.cfamily import lower_program  # the compiler work of a C/CUDA emit
+    row["lower_program_s"] = _best(lambda: lower_program(net), repeat)
     row["c_emit_s"] = _best(lambda: cback.emit(net), repeat)
     row["cuda_emit_s"] = _best(lambda: cuback.emit(net), repeat)
     return row
