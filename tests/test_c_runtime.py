@@ -328,3 +328,18 @@ def test_predict_cli_does_not_print_the_cache_path(tmp_path):
     assert "C model ready" not in r.stderr and str(cache) not in r.stderr
     np.testing.assert_array_equal(np.load(tmp_path / "y.npy"),
                                   sim.predict(net, np.load(tmp_path / "x.npy")))
+
+
+def test_glue_exports_every_entry_point_of_the_c_api():
+    from dlgn.backends import c as cback
+    from dlgn.runtime.c_build import CBuildError, _glue
+    for n_classes in (0, 3):
+        net = random_netlist(35, n_inputs=6, n_outputs=6, n_classes=n_classes)
+        decl = cback.cdef(net)
+        source, decls, sigs = _glue(decl, "dlgnm_t")
+        names = [ln.split("(")[0].split()[-1] for ln in decl.splitlines() if "(" in ln]
+        assert names and all(f"dlgnm_t{n[len('dlgn'):]}" in sigs for n in names)
+        assert all(f"dlgnm_t_const_{c}" in sigs for c in ("n_inputs", "n_outputs", "n_classes"))
+        assert ('"model.c"' in source) and source.count("DLGN_GLUE_EXPORT") == len(sigs) + 2
+    with pytest.raises(CBuildError, match="glue"):
+        _glue("int something_else(void);", "dlgnm_t")
