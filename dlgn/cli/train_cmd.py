@@ -314,6 +314,9 @@ def run(args) -> int:
         if isinstance(e, TrainingInterrupted) and e.checkpoint is not None:
             raise KeyboardInterrupt(f"stopped{where}; checkpoint {e.checkpoint} saved; resume "
                                     f"with: {_resume_hint(args)}") from None
+        if args.checkpoint and Path(args.checkpoint).is_file():   # e.g. DDP: the last epoch's
+            raise KeyboardInterrupt(f"stopped; the last checkpoint {args.checkpoint} is kept; "
+                                    f"resume with: {_resume_hint(args)}") from None
         raise KeyboardInterrupt(f"stopped{where}; nothing saved (--checkpoint FILE keeps an "
                                 "interrupted run resumable)") from None
     return 0

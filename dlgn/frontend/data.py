@@ -387,11 +387,11 @@ DATASETS: dict[str, Callable[..., dict]] = {
 #: model on each built-in data set (README, "Data sets"; tests/test_presets.py).
 PRESETS: dict[str, dict] = {
     "monk1": dict(layers="4x64", epochs=40, batch_size=16, lr=0.1, tau=4.0),
-    "monk2": dict(layers="4x128", epochs=60, batch_size=16, lr=0.1, tau=4.0),
-    "monk3": dict(layers="4x64", epochs=40, batch_size=16, lr=0.1, tau=4.0),
+    "monk2": dict(layers="8x256", epochs=200, batch_size=16, lr=0.05, tau=6.0),
+    "monk3": dict(layers="4x64", epochs=20, batch_size=16, lr=0.1, tau=4.0),
     "breast-cancer": dict(layers="3x256", epochs=30, batch_size=32, lr=0.02, tau=10.0),
     "digits": dict(layers="3x2000", epochs=20, batch_size=64, lr=0.05, tau=10.0),
-    "adult": dict(layers="4x8000", epochs=10, batch_size=256, lr=0.01, tau=10.0),
+    "adult": dict(layers="6x1000", epochs=10, batch_size=128, lr=0.02, tau=30.0),
     "mnist": dict(layers="4x8000", epochs=10, batch_size=256, lr=0.01, tau=10.0),
     "fashion-mnist": dict(layers="4x8000", epochs=10, batch_size=256, lr=0.01, tau=10.0),
     "cifar10": dict(layers="4x8000", epochs=10, batch_size=256, lr=0.01, tau=10.0),

@@ -537,7 +537,8 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
                 bar.close()
             if stopped:
                 break
-            elapsed += time.perf_counter() - t0
+            epoch_secs = time.perf_counter() - t0       # training time, without evaluation
+            elapsed += epoch_secs
             if world > 1:   # the epoch's loss and accuracy over all ranks' shards
                 import torch.distributed as dist
                 tot = torch.tensor([loss_sum, correct, seen], dtype=torch.float64, device=dev)
@@ -560,9 +561,10 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
                 hist[k].append(record[k])
             if main:
                 logger.info("epoch %d/%d  loss %.4f  train %.4f  test soft %s  discrete %s  "
-                            "(epoch %.1f s, total %.1f s)", epoch + 1, epochs, record["loss"],
+                            "(training: epoch %.1f s, total %.1f s)", epoch + 1, epochs,
+                            record["loss"],
                             record["train_acc"], _fmt(record["soft_acc"]),
-                            _fmt(record["discrete_acc"]), time.perf_counter() - t0, elapsed)
+                            _fmt(record["discrete_acc"]), epoch_secs, elapsed)
                 _emit(log, record)
             save(epoch + 1, 0, elapsed)
             _barrier(world)
