@@ -126,6 +126,13 @@ def test_fashion_mnist():
     d = load_dataset("fashion-mnist", limit=500, test_limit=200)
     _check_common(d, 500, 200, 784, 10)
     assert d.x_train.max() <= 1.0 and d.x_train.max() > 0.9
+    # the README's "thermometer, 3 bits per pixel" (issue 11: it was 1 bit per pixel)
+    assert d.encoder == {"kind": "thermometer", "n_bits": 3, "method": "uniform",
+                         "range": [0.0, 1.0]}
+    pytest.importorskip("torch")
+    enc = D.make_encoder(d)
+    assert enc.n_bits == 3 * 784
+    np.testing.assert_allclose(enc.thresholds.numpy()[0], [0.25, 0.5, 0.75])
 
 
 def test_limit():

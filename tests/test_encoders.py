@@ -225,3 +225,64 @@ def test_a_cropped_encoder_travels_with_the_netlist(tmp_path):
                                   net.predict(torch.from_numpy(raw)).numpy())
     with pytest.raises(ValueError, match="raw features"):
         LogicNet(36, layers=[30], n_classes=3, encoder=enc)
+
+
+# ---------------------------------------------------------------- concat, category names
+def _table_encoder():
+    """A table of 4 columns: 0 and 2 numeric, 1 and 3 categorical (codes, with names)."""
+    from dlgn.frontend.encoders import ConcatEncoder
+    rng = np.random.default_rng(0)
+    X = np.stack([rng.normal(size=60), rng.integers(0, 3, 60), rng.random(60),
+                  rng.integers(0, 2, 60)], 1)
+    num0 = ThermometerEncoder(3, "quantile").fit(X[:, [0]]).crop([0], 4)
+    num2 = ThermometerEncoder(2).fit(X[:, [2]]).crop([2], 4)
+    cats = OneHotEncoder([[0, 1, 2], [0, 1]], category_names=[["red", "green", "blue"],
+                                                              ["no", "yes"]]).crop([1, 3], 4)
+    return ConcatEncoder([num0, num2, cats], 4), X
+
+
+def test_concat_encoder_torch_equals_numpy_and_travels():
+    from dlgn.compiler.encoding import encoder_raw_features
+    from dlgn.frontend.encoders import encoder_from_dict
+    enc, X = _table_encoder()
+    assert enc.n_bits == 3 + 2 + 5 and enc.n_features == 4
+    bits = _same(enc, X)
+    np.testing.assert_array_equal(bits[:, 5:8].argmax(1), X[:, 1])       # the one-hot part
+    d = json.loads(json.dumps(enc.to_dict()))
+    assert d["type"] == "concat" and encoder_n_bits(d) == 10 and encoder_raw_features(d) == 4
+    assert d["parts"][2]["category_names"][0] == ["red", "green", "blue"]
+    np.testing.assert_array_equal(encoder_from_dict(d)(X).numpy(), enc(X).numpy())
+    with pytest.raises(EncodingError, match="reads 3 raw features"):
+        encode(dict(d, parts=[dict(d["parts"][0], raw_features=3, select=[0])]), X)
+    with pytest.raises(EncodingError, match="itself a concat"):
+        encode(dict(d, parts=[d]), X)
+
+
+@pytest.mark.parametrize("bad", [99.0, -1.0, 1.5])
+def test_concat_encoder_refuses_codes_that_are_no_category(bad):
+    enc, X = _table_encoder()
+    X = X.copy()
+    X[4, 1] = bad
+    for run in (lambda: encode(enc.to_dict(), X), lambda: enc(X)):
+        with pytest.raises(EncodingError, match=f"unknown category {bad!r} of feature 0 "
+                                                r"\(raw column 1\) \(sample 4\); known: "
+                                                "0=red, 1=green, 2=blue"):
+            run()
+
+
+def test_rows_of_names_become_codes():
+    from dlgn.compiler.encoding import features_from_rows
+    enc, X = _table_encoder()
+    d = enc.to_dict()
+    rows = [["0.5", "green", "0.25", "yes"], [" -1 ", "red", "1", "no"], ["2", "2", "0", "1"]]
+    F = features_from_rows(rows, d)
+    np.testing.assert_array_equal(F, [[0.5, 1, 0.25, 1], [-1, 0, 1, 0], [2, 2, 0, 1]])
+    np.testing.assert_array_equal(encode(d, F), enc(F).numpy())
+    with pytest.raises(EncodingError, match="row 2, column 1: 'purple' is no category"):
+        features_from_rows([rows[0], ["1", "purple", "0", "no"]], d)
+    with pytest.raises(EncodingError, match="row 1, column 0: 'abc' is not a number"):
+        features_from_rows([["abc", "red", "0", "no"]], d)
+    with pytest.raises(EncodingError, match="row 1 has 3 fields, expected 4"):
+        features_from_rows([["1", "red", "0"]], d)
+    with pytest.raises(EncodingError, match="category_names"):
+        OneHotEncoder([[0, 1]], category_names=[["a"]])
