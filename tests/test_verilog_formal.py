@@ -57,7 +57,8 @@ def test_reread_mid_net_abc_and_sat():
 def test_reread_catches_a_broken_emitter(monkeypatch):
     need_iverilog()
     net = small_netlist()
-    monkeypatch.setitem(V._EXPR2, 6, "~({a} ^ {b})")  # XOR written as XNOR
+    # XOR written as XNOR
+    monkeypatch.setattr(V.gates, "EXPR2", {**V.gates.EXPR2, 6: "~({0} ^ {1})"})
     assert not check_equivalent(net, reread(net), method="exhaustive")
 
 
@@ -95,7 +96,7 @@ def test_formal_proof_catches_broken_emitter(monkeypatch):
     assert prove_verilog(net, emit(net))[0]
     with pytest.raises(ValueError, match="combinational form"):
         prove_verilog(net, emit(net, pipeline=1))
-    monkeypatch.setitem(V._EXPR2, 8, "{a} | {b}")
+    monkeypatch.setattr(V.gates, "EXPR2", {**V.gates.EXPR2, 8: "{0} | {1}"})
     ok, _ = prove_verilog(net, emit(net))
     assert not ok
 

@@ -96,7 +96,7 @@ def test_broken_emitter_is_caught(monkeypatch):
     need_iverilog()
     net = small_netlist()
     X = ((np.arange(16)[:, None] >> np.arange(4)[None, :]) & 1).astype(np.uint8)
-    monkeypatch.setitem(V._EXPR2, 8, "{a} | {b}")
+    monkeypatch.setattr(V.gates, "EXPR2", {**V.gates.EXPR2, 8: "{0} | {1}"})
     for pipeline in (0, 2):
         res = simulate_verilog(net, X, pipeline=pipeline)
         assert not res["passed"] and res["mismatches"] > 0
