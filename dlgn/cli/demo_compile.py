@@ -9,6 +9,8 @@ import time
 
 import numpy as np
 
+from ..errors import DlgnError
+
 log = logging.getLogger("dlgn.demo")
 
 __all__ = ["step_optimize", "step_c", "step_cuda"]
@@ -53,7 +55,7 @@ def step_c(ctx):
         t0 = time.perf_counter()
         model = build(net, target="c")
         build_s = time.perf_counter() - t0
-    except (RuntimeError, OSError) as e:  # no C compiler: the rest of the demo still runs
+    except (DlgnError, OSError) as e:  # no C compiler: the rest of the demo still runs
         ctx.results["c"] = {"error": str(e)}
         ctx.say(f"[c]        skipped: {str(e).splitlines()[0]}")
         return

@@ -32,8 +32,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..errors import DlgnError
+
 __all__ = ["train", "evaluate", "load_checkpoint", "CHECKPOINT_FORMAT", "spawn",
-           "init_distributed_from_env", "TrainingInterrupted", "DISCRETE_GAP_WARNING"]
+           "init_distributed_from_env", "TrainingInterrupted", "TrainingError",
+           "TrainDataTypeError", "DeviceError", "CheckpointMismatchError",
+           "DISCRETE_GAP_WARNING"]
 
 logger = logging.getLogger("dlgn.train")
 
@@ -42,6 +46,22 @@ CHECKPOINT_FORMAT = "dlgn-train-checkpoint/1"
 #: train() warns when the final discrete test accuracy is this far below the soft one: the
 #: relaxed net has not settled on hard gates, and the compiled model is the discrete one.
 DISCRETE_GAP_WARNING = 0.10
+
+
+class TrainingError(DlgnError, ValueError):
+    """Training data or settings that cannot be used (shapes, labels, NaN, lr, ...)."""
+
+
+class TrainDataTypeError(TrainingError, TypeError):
+    """Training data of a type that cannot be used (not numbers, labels not integers)."""
+
+
+class DeviceError(DlgnError, RuntimeError):
+    """The requested device is not there (no CUDA, fewer GPUs than processes)."""
+
+
+class CheckpointMismatchError(TrainingError):
+    """``resume`` from a checkpoint of a different net."""
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -87,34 +107,34 @@ def _check_xy(net, x, y, what: str):
         y = y.detach().cpu().numpy()
     x, y = np.asarray(x), np.asarray(y)
     if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
-        raise TypeError(f"{what}: x must be a numeric array, got dtype {x.dtype}")
+        raise TrainDataTypeError(f"{what}: x must be a numeric array, got dtype {x.dtype}")
     if x.ndim != 2:
-        raise ValueError(f"{what}: x must be 2-D [samples, features], got shape {x.shape}")
+        raise TrainingError(f"{what}: x must be 2-D [samples, features], got shape {x.shape}")
     if y.ndim != 1 or len(y) != len(x):
-        raise ValueError(f"{what}: y must be 1-D with {len(x)} labels, got shape {y.shape}")
+        raise TrainingError(f"{what}: y must be 1-D with {len(x)} labels, got shape {y.shape}")
     if len(x) == 0:
-        raise ValueError(f"{what}: no samples")
+        raise TrainingError(f"{what}: no samples")
     if not np.issubdtype(y.dtype, np.integer):
         if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
             y = y.astype(np.int64)
         else:
-            raise TypeError(f"{what}: labels must be integers, got dtype {y.dtype}")
+            raise TrainDataTypeError(f"{what}: labels must be integers, got dtype {y.dtype}")
     x = x.astype(np.float32, copy=False)
     if not np.all(np.isfinite(x)):
-        raise ValueError(f"{what}: x contains NaN or infinite values")
+        raise TrainingError(f"{what}: x contains NaN or infinite values")
     nf = _in_features(net)
     if nf is not None and x.shape[1] != nf:
-        raise ValueError(f"{what}: x has {x.shape[1]} features, the net expects {nf}")
+        raise TrainingError(f"{what}: x has {x.shape[1]} features, the net expects {nf}")
     nc = _n_classes(net)
     if y.min() < 0 or (nc is not None and y.max() >= nc):
-        raise ValueError(f"{what}: labels must lie in [0, {nc}), got [{y.min()}, {y.max()}]")
+        raise TrainingError(f"{what}: labels must lie in [0, {nc}), got [{y.min()}, {y.max()}]")
     return x, y.astype(np.int64, copy=False)
 
 
 def _resolve_device(device) -> torch.device:
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' requested but CUDA is not available")
+        raise DeviceError("device 'cuda' requested but CUDA is not available")
     return dev
 
 
@@ -338,7 +358,7 @@ def spawn(fn, nprocs: int, *args, backend: str | None = None):
         raise ValueError(f"need at least one process, got {nprocs}")
     backend = backend or "gloo"
     if backend == "nccl" and torch.cuda.device_count() < nprocs:
-        raise RuntimeError(f"{nprocs} processes on nccl need {nprocs} GPUs, "
+        raise DeviceError(f"{nprocs} processes on nccl need {nprocs} GPUs, "
                            f"found {torch.cuda.device_count()}")
     import torch.multiprocessing as mp
     mp.spawn(_worker, args=(nprocs, backend, _free_port(), fn, args), nprocs=nprocs, join=True)
@@ -407,12 +427,12 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
     ``soft_acc``, ``discrete_acc`` (test; None when not evaluated), ``seconds``.
     """
     if int(epochs) < 0 or int(batch_size) < 1 or not (math.isfinite(float(lr)) and lr > 0):
-        raise ValueError(f"need epochs >= 0, batch_size >= 1, a finite lr > 0; got {epochs}, "
+        raise TrainingError(f"need epochs >= 0, batch_size >= 1, a finite lr > 0; got {epochs}, "
                          f"{batch_size}, {lr}")
     if int(eval_every) < 0 or int(eval_train) < 0 or int(checkpoint_every) < 0:
-        raise ValueError("eval_every, eval_train and checkpoint_every must be >= 0")
+        raise TrainingError("eval_every, eval_train and checkpoint_every must be >= 0")
     if schedule not in ("constant", "cosine"):
-        raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
+        raise TrainingError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
     rank, world = _dist()
     dev = _resolve_device(device)
     if dev.type == "cuda" and dev.index is None and world > 1:
@@ -423,7 +443,7 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
     if has_test:
         xte, yte = _check_xy(net, xte, yte, "test")
     if world > 1 and batch_size < world:
-        raise ValueError(f"batch_size {batch_size} is smaller than the world size {world}")
+        raise TrainingError(f"batch_size {batch_size} is smaller than the world size {world}")
 
     net.to(dev)
     encoded = _can_encode(net)
@@ -441,7 +461,7 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
     if resume and ck_path is not None and ck_path.exists():
         ck = load_checkpoint(ck_path)
         if ck.get("config") != _config_json(net):
-            raise ValueError(f"{ck_path}: checkpoint of a different net config")
+            raise CheckpointMismatchError(f"{ck_path}: checkpoint of a different net config")
         net.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         _set_rng_state(ck["rng"])
