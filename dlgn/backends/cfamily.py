@@ -196,6 +196,15 @@ class Program:
         return self.layout.idx_bits
 
 
+#: what the C/CUDA backends refuse up front (:func:`lower_program`).  Inputs: every block
+#: packs all inputs into bit-planes of one word each -- 1 GiB per thread at 2**24 inputs and
+#: 512-bit words -- and reads ``n_inputs`` bytes per row; gates and outputs: the C API's
+#: ``int32_t`` constants (``dlgn_n_gates``, ``dlgn_n_outputs``) and the ``int`` indices of
+#: the generated code must hold them.
+LIMITS = {"limit_inputs": 1 << 24, "limit_gates": (1 << 31) - 1,
+          "limit_outputs": (1 << 31) - 1}
+
+
 def _emission_order(net: Netlist, n_old: int) -> np.ndarray:
     """Gates ``0 .. n_old-1`` in their order, each later gate right after the last of
     those gates its cone reads (ties: in their own order); then only the live ones."""
@@ -214,7 +223,11 @@ def _emission_order(net: Netlist, n_old: int) -> np.ndarray:
 
 
 def lower_program(net: Netlist, head: bool = True) -> Program:
-    """Lower ``net`` (and its GroupSum head when ``head`` and it has one) to a Program."""
+    """Lower ``net`` (and its GroupSum head when ``head`` and it has one) to a Program.
+
+    Refuses (:class:`~dlgn.compiler.netlist.NetlistTooLargeError`, before anything is
+    allocated for it) a netlist the C/CUDA code cannot evaluate: see :data:`LIMITS`."""
+    net.check_size(what="the C/CUDA backend", **LIMITS)
     net.check()
     red = support_reduction(net).net
     if head and red.n_classes:
@@ -389,14 +402,42 @@ class CFamilyEmitter:
         self._body = chunks
         return chunks
 
+    def _chunk_text(self, c: int, lines: list, qual: str) -> str:
+        return (f"{qual} void {self.prefix}_chunk_{c}({self.chunk_params()})\n{{\n    "
+                f"{self.chunk_unused()}\n    " + "\n    ".join(lines) + "\n}\n")
+
+    def _block_text(self, n_chunks: int) -> str:
+        pre, args = self.prefix, self.chunk_args()
+        calls = "".join(f"    {pre}_chunk_{c}({args});\n" for c in range(n_chunks))
+        return f"{self.BLOCK_QUAL} void {pre}_eval_block({self.chunk_params()})\n{{\n{calls}}}\n"
+
     def emit_eval(self) -> str:
         """Chunk functions and ``<prefix>_eval_block(chunk_params)``."""
         chunks = self.body_chunks()
-        pre, par, args = self.prefix, self.chunk_params(), self.chunk_args()
-        parts = []
-        for c, lines in enumerate(chunks):
-            parts.append(f"{self.CHUNK_QUAL} void {pre}_chunk_{c}({par})\n{{\n    "
-                         f"{self.chunk_unused()}\n    " + "\n    ".join(lines) + "\n}\n")
-        calls = "".join(f"    {pre}_chunk_{c}({args});\n" for c in range(len(chunks)))
-        parts.append(f"{self.BLOCK_QUAL} void {pre}_eval_block({par})\n{{\n{calls}}}\n")
+        parts = [self._chunk_text(c, lines, self.CHUNK_QUAL) for c, lines in enumerate(chunks)]
+        parts.append(self._block_text(len(chunks)))
         return "\n".join(parts)
+
+    def split_chunks(self, n_parts: int) -> list[range]:
+        """The chunks in ``n_parts`` (at most) contiguous ranges of about equal statements."""
+        chunks = self.body_chunks()
+        n_parts = max(1, min(int(n_parts), len(chunks)))
+        cum = np.cumsum([len(c) for c in chunks])
+        total = int(cum[-1]) if cum.size else 0
+        cuts = [0]
+        for k in range(1, n_parts):
+            cuts.append(max(cuts[-1], int(np.searchsorted(cum, total * k / n_parts))))
+        cuts.append(len(chunks))
+        return [range(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+
+    def emit_eval_parts(self, n_parts: int, qual: str) -> tuple[str, list[str]]:
+        """The evaluation for several translation units: (prototypes of the chunk functions
+        and ``<prefix>_eval_block``, [the chunk functions of each part]).  ``qual``
+        qualifies the chunk functions, which have external linkage (the build hides them)."""
+        chunks = self.body_chunks()
+        par = self.chunk_params()
+        protos = "".join(f"{qual} void {self.prefix}_chunk_{c}({par});\n"
+                         for c in range(len(chunks)))
+        texts = ["\n".join(self._chunk_text(c, chunks[c], qual) for c in rng)
+                 for rng in self.split_chunks(n_parts)]
+        return protos + "\n" + self._block_text(len(chunks)), texts

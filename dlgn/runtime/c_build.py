@@ -171,15 +171,46 @@ def _run_cc(cmd: list[str]) -> None:
                           f"{(r.stderr or r.stdout)[-4000:]}")
 
 
-def _compile_model(tmp: Path, source: str, glue: str, cc: str, flags: list[str]) -> None:
-    """``model.c`` + ``glue.c`` -> ``model.so`` in ``tmp``: a plain shared library (no
-    Python headers), everything hidden but the glue's exports."""
-    (tmp / "model.c").write_text(source)
+def _build_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _compile_model(tmp: Path, sources, glue: str, cc: str, flags: list[str],
+                   jobs: int | None = None) -> None:
+    """``model.c`` (+ ``model_part<k>.c``) + ``glue.c`` -> ``model.so`` in ``tmp``: a plain
+    shared library (no Python headers), everything hidden but the glue's exports.  With
+    parts, each translation unit is compiled by its own ``cc -c`` (``jobs`` at a time), then
+    linked; the objects are removed (the sources stay in the entry, verified with it)."""
+    if isinstance(sources, str):
+        sources = [sources]
+    (tmp / "model.c").write_text(sources[0])
     (tmp / "glue.c").write_text(glue)
-    cmd = [cc, *flags, "-fPIC", "-fvisibility=hidden", "-shared", "-pthread",
-           str(tmp / "glue.c"), "-o", str(tmp / _LIBRARY)]
-    _run_cc(cmd)
-    (tmp / "build.txt").write_text(shlex.join(cmd) + "\n")
+    base = [cc, *flags, "-fPIC", "-fvisibility=hidden"]
+    if len(sources) == 1:
+        cmd = [*base, "-shared", "-pthread", str(tmp / "glue.c"), "-o", str(tmp / _LIBRARY)]
+        _run_cc(cmd)
+        (tmp / "build.txt").write_text(shlex.join(cmd) + "\n")
+        return
+    units = [tmp / "glue.c"]
+    for k, src in enumerate(sources[1:], 1):
+        (tmp / f"model_part{k}.c").write_text(src)
+        units.append(tmp / f"model_part{k}.c")
+    objs = [u.with_suffix(".o") for u in units]
+    cmds = [[*base, "-c", str(u), "-o", str(o)] for u, o in zip(units, objs)]
+    # the biggest units first (the glue holds the runtime and the main file)
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=max(1, int(jobs or _build_jobs()))) as ex:
+        for f in [ex.submit(_run_cc, c) for c in cmds]:
+            f.result()
+    link = [cc, *flags, "-fPIC", "-shared", "-pthread", *map(str, objs), "-o",
+            str(tmp / _LIBRARY)]
+    _run_cc(link)
+    for o in objs:
+        o.unlink()
+    (tmp / "build.txt").write_text("".join(shlex.join(c) + "\n" for c in cmds + [link]))
 
 
 def _dlopen(path: Path, decls: str, sigs: dict):
@@ -339,7 +370,8 @@ class CompiledCModel(CompiledModel):
 
 
 def build_c(netlist: Netlist, threads: int = 0, word_bits: int | None = None, cc: str | None = None,
-            cflags=None, cache_dir=None, chunk_gates: int | None = None) -> CompiledCModel:
+            cflags=None, cache_dir=None, chunk_gates: int | None = None,
+            parts: int | None = None, jobs: int | None = None) -> CompiledCModel:
     """Compile ``netlist`` to C, build it (cached) and load it.
 
     ``threads``: sample-block threads per call (0: every CPU this process may use);
@@ -348,7 +380,9 @@ def build_c(netlist: Netlist, threads: int = 0, word_bits: int | None = None, cc
     ``-O1 -march=native`` (:func:`default_cflags`); ``cache_dir``: the cache root (default
     ``$DLGN_CACHE_DIR`` or the user's cache directory, :func:`dlgn.runtime.cache.cache_root`;
     see :mod:`dlgn.runtime.cache` for the checks that root and entry pass before a library
-    is loaded)."""
+    is loaded); ``parts``: translation units the gate code is split into, compiled in
+    parallel (None: :func:`dlgn.backends.c.auto_parts`, one per ~16K gates); ``jobs``:
+    compiler processes at a time (None: every CPU this process may use)."""
     from ..backends import c as cback
     if not isinstance(netlist, Netlist):
         raise TypeError(f"expected a dlgn Netlist, got {type(netlist).__name__}")
@@ -374,9 +408,14 @@ def build_c(netlist: Netlist, threads: int = 0, word_bits: int | None = None, cc
     flags = flags + [f"-DDLGN_WORD_BITS={wb}"]
     opts = {} if chunk_gates is None else {"chunk_gates": int(chunk_gates)}
     t0 = time.perf_counter()
-    source = cback.emit(netlist, **opts)
+    n_parts = cback.auto_parts(netlist) if parts is None else int(parts)
+    if n_parts < 1:
+        raise ValueError("parts must be >= 1")
+    sources = cback.emit_sources(netlist, n_parts, **opts)
     cdef = cback.cdef(netlist)
-    parts = [source, cdef, " ".join(flags), cache.compiler_identity(cc), _GLUE_VERSION]
+    parts = [*sources, cdef, " ".join(flags), cache.compiler_identity(cc), _GLUE_VERSION]
+    if len(sources) > 1:
+        parts.append(f"translation units: {len(sources)}")
     if any("native" in f for f in flags):
         parts.append(cache.cpu_identity())
     key = cache.cache_key(*parts)
@@ -384,7 +423,7 @@ def build_c(netlist: Netlist, threads: int = 0, word_bits: int | None = None, cc
     glue, decls, sigs = _glue(cdef, tag)
     # get_or_build verifies the library's owner, mode, size and sha256 before we load it
     build_dir = cache.get_or_build(
-        key, lambda tmp: _compile_model(tmp, source, glue, cc, flags), cache_dir,
+        key, lambda tmp: _compile_model(tmp, sources, glue, cc, flags, jobs), cache_dir,
         artifact=_LIBRARY)
     so = build_dir / _LIBRARY
     with _LOCK:
