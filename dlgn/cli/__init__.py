@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="count", default=0,
                    help="more logging (-vv: debug, with the traceback of an error)")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND",
+                           help="the command to run; dlgn COMMAND --help for its options")
     sub.required = True
     for name in SUBCOMMANDS:
         importlib.import_module(f"dlgn.cli.{name}_cmd").add_parser(sub)

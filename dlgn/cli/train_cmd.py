@@ -234,6 +234,7 @@ def _train_and_save(rank: int, args) -> dict:
 def _train_rank(rank: int, args) -> dict:
     from ..frontend.checkpoint import save_model
     from ..frontend.train import train
+    resolve_preset(args)          # idempotent: also for callers that skip run()
     data = _load(args)
     net = build_net(args, data)
     if rank == 0:
