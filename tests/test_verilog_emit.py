@@ -38,9 +38,10 @@ def test_header_and_structure():
     assert len(re.findall(r"^  assign g\d+ = ", text, re.M)) == 6
     assert "g6" not in text
     assert "T3[{g1, g2, 1'b1}]" in text and "localparam [7:0] T3 = 8'he8;" in text
-    assert "assign g0 = x[0] & x[1];" in text
-    assert "assign g4 = ~(g3 | x[0]);" in text
-    assert "assign y[3] = g5;" in text and "assign y[1] = ~g3;" in text
+    assert "assign x0 = x[0];" in text and "assign g0 = x0 & x1;" in text
+    assert "assign g4 = ~(g3 | x0);" in text
+    # y is one concatenation (most significant first), never bit by bit
+    assert "assign y = {~g1, g5, x0, ~g3, g4};" in text and "assign y[" not in text
     # documented ports of the combinational top
     top = text[text.index("module acc_top ("):text.index("endmodule")]
     assert "input wire [3:0] x" in top and "output wire [0:0] class_id" in top

@@ -155,7 +155,7 @@ class _Plan:
             return "1'b1"
         i = v - 2
         if i < self.net.n_inputs:
-            return f"x{i}" if flat else f"x[{i}]"
+            return f"x{i}"  # a named wire: x{i} = x[i]
         return f"g{v - self.net.first_gate}"
 
     def ref(self, v: int, stage: int) -> str:
@@ -226,6 +226,47 @@ def _ext(expr: str, w_from: int, w_to: int) -> str:
     return f"{{{w_to - w_from}'b0, {expr}}}"
 
 
+_YWORD = 64
+
+
+def _drive_y(outs: list[str]) -> list[str]:
+    """Drive the output bus ``y`` from the output bits ``outs`` (bit 0 first).
+
+    Up to 64 bits: one concatenation.  Wider: 64-bit words ``yw<i>`` (each a
+    concatenation) joined by one ``always @(*)``: an event-driven simulator (Icarus)
+    then rebuilds the wide ``y`` once per wave of output changes, not once per output
+    bit event (a per-bit ``assign y[o]`` or one wide concatenation costs O(width of y)
+    for every output event)."""
+    O = len(outs)
+    if O <= _YWORD:
+        return [f"  // y[{O - 1}:0], most significant bit first"] + _concat_assign("y", outs[::-1])
+    lines = [f"  // y[{O - 1}:0] in {_YWORD}-bit words: yw<i> = y[{_YWORD}*i +: {_YWORD}], "
+             "most significant bit first"]
+    words = []
+    for i in range(0, O, _YWORD):
+        w = min(_YWORD, O - i)
+        nm = f"yw{i // _YWORD}"
+        words.append(nm)
+        lines.append(_decl("wire", nm, w))
+        lines += _concat_assign(nm, outs[i:i + w][::-1])
+    lines.append(_decl("reg", "y_r", O))
+    lines.append("  // one process joins the words (a simulator updates y once per wave of changes)")
+    lines += _concat_assign("y_r", words[::-1], kind="always @(*)")
+    lines.append("  assign y = y_r;")
+    return lines
+
+
+def _concat_assign(lhs: str, items: list[str], per_line: int = 16,
+                   kind: str = "assign") -> list[str]:
+    """``assign lhs = {items};`` (``items`` most significant first), wrapped."""
+    if len(items) == 1:
+        return [f"  {kind} {lhs} = {items[0]};"]
+    rows = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+    if len(rows) == 1:
+        return [f"  {kind} {lhs} = {{{rows[0]}}};"]
+    return [f"  {kind} {lhs} = {{"] + [f"    {r}," for r in rows[:-1]] + [f"    {rows[-1]}}};"]
+
+
 def _spell(template: str, operands: list) -> str:
     """A :mod:`dlgn.compiler.gates` expression template in Verilog."""
     return template.replace("{Z}", "1'b0").replace("{O}", "1'b1").format(*operands)
@@ -266,6 +307,13 @@ def _emit_logic(net: Netlist, plan: _Plan, name: str, lay: VerilogLayout) -> lis
         lines.append(f"  wire unused_x = &{{1'b0, {bits}}};")
     params, decls, assigns = [], [], []
     first = net.first_gate
+    if plan.used_inputs.size:
+        # one bit select per input bit that is read (the gates read these wires, so a
+        # simulator re-runs len(x) selects, not one per gate input, when x changes)
+        lines.append("  // the input bits the gates read: x<i> = x[i]")
+        xs = [f"x{int(i)}" for i in plan.used_inputs]
+        lines += [f"  wire {', '.join(xs[j:j + 16])};" for j in range(0, len(xs), 16)]
+        lines += [f"  assign x{int(i)} = x[{int(i)}];" for i in plan.used_inputs]
     for g in plan.live_gates:
         g = int(g)
         stage = int(plan.home[first + g]) if piped else 0
@@ -291,36 +339,66 @@ def _emit_logic(net: Netlist, plan: _Plan, name: str, lay: VerilogLayout) -> lis
                 lines += body
                 lines.append("  end")
     fin = plan.stages if piped else 0
-    for o, (v, inv) in enumerate(zip(net.outputs, net.invert)):
+    outs = []
+    for v, inv in zip(net.outputs, net.invert):
         s = plan.ref(int(v), fin)
         if inv:
             s = "1'b1" if s == "1'b0" else "1'b0" if s == "1'b1" else f"~{s}"
-        lines.append(f"  assign y[{o}] = {s};")
+        outs.append(s)
+    lines += _drive_y(outs)
     lines.append("endmodule")
     return lines
 
 
 # --------------------------------------------------------------------------- head
-def _compress(bits: list[str]) -> list[str]:
-    """Sum bits (LSB first) of the count of ones among 1-bit expressions ``bits``,
-    written with full and half adders as plain bitwise expressions."""
-    cols = [list(bits)]
-    i = 0
-    while i < len(cols):
-        col = cols[i]
-        while len(col) > 1:
-            if i + 1 == len(cols):
-                cols.append([])
-            if len(col) >= 3:
-                a, b, c = col.pop(0), col.pop(0), col.pop(0)
-                col.append(f"({a} ^ {b} ^ {c})")
-                cols[i + 1].append(f"(({a} & {b}) | ({a} & {c}) | ({b} & {c}))")
+def _split_y(bounds, make, chunk: int = 6, fanout: int = 4) -> list[str]:
+    """Split ``y`` into named chunk wires through a tree of part selects; returns the
+    expression of every bit of ``y``.
+
+    The chunks are the compressor inputs: ``chunk`` consecutive bits of one class group
+    (``yc<c>_<i>``: group c, chunk i).  Every wire of the tree (``ys<k>``, then the chunks)
+    reads a part of its parent, at most ``fanout`` readers per wire: an event-driven
+    simulator then carries an output bit's event down one path of about log4(n) wires
+    instead of re-running one bit select per output bit on every event of ``y``."""
+    leaves = []  # (name, lo, hi) in y bit positions, ascending
+    for c in range(len(bounds) - 1):
+        for i, lo in enumerate(range(int(bounds[c]), int(bounds[c + 1]), chunk)):
+            leaves.append((f"yc{c}_{i}", lo, min(lo + chunk, int(bounds[c + 1])), (c, i)))
+    bit_of: list[str] = [""] * int(bounds[-1])
+    chunks: dict = {}  # (c, i) -> name of chunk wire i of group c
+    counter = [0]
+
+    def sel(src, off, lo, hi):
+        return f"{src}[{lo - off}]" if hi - lo == 1 else f"{src}[{hi - 1 - off}:{lo - off}]"
+
+    def build(src, off, a, b):
+        n = b - a
+        if n <= fanout:
+            parts = [(i, i + 1) for i in range(a, b)]
+        else:
+            parts = [(a + n * j // fanout, a + n * (j + 1) // fanout) for j in range(fanout)]
+        for pa, pb in parts:
+            lo, hi = leaves[pa][1], leaves[pb - 1][2]
+            if pb - pa == 1:
+                nm = leaves[pa][0]
+                chunks[leaves[pa][3]] = nm
+                make(nm, hi - lo, sel(src, off, lo, hi), 0, reg=False)
+                for j in range(lo, hi):
+                    bit_of[j] = nm if hi - lo == 1 else f"{nm}[{j - lo}]"
             else:
-                a, b = col.pop(0), col.pop(0)
-                col.append(f"({a} ^ {b})")
-                cols[i + 1].append(f"({a} & {b})")
-        i += 1
-    return [col[0] for col in cols]
+                nm = f"ys{counter[0]}"
+                counter[0] += 1
+                make(nm, hi - lo, sel(src, off, lo, hi), 0, reg=False)
+                build(nm, lo, pa, pb)
+
+    if leaves:
+        build("y", 0, 0, len(leaves))
+    return bit_of, chunks
+
+
+def _popcount_table(k: int) -> str:
+    """Verilog constant of 2**k hex digits: digit u is the number of ones in u."""
+    return f"{4 << k}'h" + "".join(str(bin(u).count("1")) for u in reversed(range(1 << k)))
 
 
 def _emit_head(net: Netlist, name: str, lay: VerilogLayout, piped: bool) -> list[str]:
@@ -349,10 +427,12 @@ def _emit_head(net: Netlist, name: str, lay: VerilogLayout, piped: bool) -> list
 
     # popcount: values are (expr, width, max value); constants are never registered
     bounds = np.concatenate([[0], np.cumsum(net.group_sizes)]).astype(int)
+    bit_of, chunks = _split_y(bounds, make)
+    tables: dict = {}  # (k, b) -> localparam name of a popcount truth table
     vals = []
     for c in range(C):
         lo, hi = bounds[c], bounds[c + 1]
-        vals.append([(f"y[{j}]", 1, 1) for j in range(lo, hi)] or [("1'b0", 1, 0)])
+        vals.append([(bit_of[j], 1, 1) for j in range(lo, hi)] or [("1'b0", 1, 0)])
     P = max(int(np.ceil(np.log2(len(v)))) if len(v) > 1 else 0 for v in vals)
     for lvl in range(P):
         for c in range(C):
@@ -371,10 +451,10 @@ def _emit_head(net: Netlist, name: str, lay: VerilogLayout, piped: bool) -> list
                         nxt.append((e, w, m))
                         continue
                     k = len(chunk)
-                    bits = _compress([e for e, _, _ in chunk])
                     w = _bitlen(k)
-                    assert len(bits) == w
-                    expr = "{" + ", ".join(reversed(bits)) + "}"
+                    idx = chunks[(c, i // 6)]
+                    tables[k] = f"POP{k}"
+                    expr = f"POP{k}[{{{idx}, 2'b00}} +: {w}]"
                     nm = make(f"pc{c}_{lvl + 1}_{i // 6}", w, expr, lvl)
                     nxt.append((nm, w, k))
                 vals[c] = nxt
@@ -442,6 +522,11 @@ def _emit_head(net: Netlist, name: str, lay: VerilogLayout, piped: bool) -> list
         if len(keep) == len(sigs):
             break
         sigs = keep
+    if tables:
+        lines.append("  // POP<k>: hex digit u is the number of ones in u (u < 2**k): a 6:3 "
+                     "compressor is one lookup, a LUT per sum bit")
+    for k, nm in sorted(tables.items()):
+        lines.append(f"  localparam [{(4 << k) - 1}:0] {nm} = {_popcount_table(k)};")
     level_regs: dict[int, list[str]] = {}
     for nm, w, reg, _e, _lvl in sigs:
         lines.append(_decl("reg" if reg else "wire", nm, w))

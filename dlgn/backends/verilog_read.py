@@ -63,6 +63,8 @@ class _Module:
         self.ydefs: dict[int, object] = {}  # output bit -> expression
         self.x_width = None
         self.y_width = None
+        self.wide: set = set()  # signals declared wider than one bit (words of y)
+        self.ywhole = None      # expression assigned to the whole of y
         for p in mod.portlist.ports:
             d = p.first if isinstance(p, A.Ioport) else p
             w = 1 if d.width is None else \
@@ -73,11 +75,34 @@ class _Module:
                 self.y_width = w
         for it in mod.items:
             self._item(it)
+        if self.ywhole is not None:
+            if self.ydefs:
+                raise VerilogReadError("y is assigned both as a whole and bit by bit")
+            bits = self._bits(self.ywhole, 0)
+            if self.y_width is not None and len(bits) != self.y_width:
+                raise VerilogReadError(f"y is {self.y_width} bits wide but is assigned "
+                                       f"{len(bits)} bits")
+            self.ydefs = {o: e for o, e in enumerate(reversed(bits))}
 
+    def _bits(self, e, depth) -> list:
+        """The 1-bit expressions of a bus expression, most significant first: a
+        concatenation is split, a wide signal is replaced by what is assigned to it."""
+        A = self.A
+        if depth > 64:
+            raise VerilogReadError("the words of y are nested too deeply")
+        if isinstance(e, A.Concat):
+            return [b for c in e.list for b in self._bits(c, depth + 1)]
+        if isinstance(e, A.Identifier) and e.name in self.wide:
+            if e.name not in self.defs:
+                raise VerilogReadError(f"signal {e.name!r} is read but never assigned")
+            return self._bits(self.defs[e.name], depth + 1)
+        return [e]
     def _lhs(self, lv, rhs):
         A = self.A
         v = lv.var if isinstance(lv, A.Lvalue) else lv
-        if isinstance(v, A.Identifier):
+        if isinstance(v, A.Identifier) and v.name == "y":
+            self.ywhole = rhs
+        elif isinstance(v, A.Identifier):
             self.defs[v.name] = rhs
         elif isinstance(v, A.Pointer) and v.var.name == "y":
             self.ydefs[_intconst(v.ptr.value)] = rhs
@@ -90,6 +115,9 @@ class _Module:
             for d in it.list:
                 if isinstance(d, (A.Localparam, A.Parameter)):
                     self.params[d.name] = _intconst(d.value.var.value)
+                elif isinstance(d, (A.Wire, A.Reg)) and d.width is not None and \
+                        _intconst(d.width.msb.value) != _intconst(d.width.lsb.value):
+                    self.wide.add(d.name)
         elif isinstance(it, A.Assign):
             self._lhs(it.left, it.right.var)
         elif isinstance(it, A.Always):

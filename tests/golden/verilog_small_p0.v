@@ -26,6 +26,12 @@ module dlgn_model_logic (
   input wire [3:0] x,
   output wire [4:0] y
 );
+  // the input bits the gates read: x<i> = x[i]
+  wire x0, x1, x2, x3;
+  assign x0 = x[0];
+  assign x1 = x[1];
+  assign x2 = x[2];
+  assign x3 = x[3];
   localparam [7:0] T3 = 8'he8;
   wire g0;
   wire g1;
@@ -33,17 +39,14 @@ module dlgn_model_logic (
   wire g3;
   wire g4;
   wire g5;
-  assign g0 = x[0] & x[1];
-  assign g1 = x[2] ^ g0;
-  assign g2 = ~x[3];
+  assign g0 = x0 & x1;
+  assign g1 = x2 ^ g0;
+  assign g2 = ~x3;
   assign g3 = T3[{g1, g2, 1'b1}];
-  assign g4 = ~(g3 | x[0]);
+  assign g4 = ~(g3 | x0);
   assign g5 = 1'b1;
-  assign y[0] = g4;
-  assign y[1] = ~g3;
-  assign y[2] = x[0];
-  assign y[3] = g5;
-  assign y[4] = ~g1;
+  // y[4:0], most significant bit first
+  assign y = {~g1, g5, x0, ~g3, g4};
 endmodule
 
 // dlgn_model_head: GroupSum head. scores[c*2 +: 2] = number of ones among the outputs of class group c;
@@ -53,12 +56,18 @@ module dlgn_model_head (
   output wire [0:0] class_id,
   output wire [3:0] scores
 );
+  // POP<k>: hex digit u is the number of ones in u (u < 2**k): a 6:3 compressor is one lookup, a LUT per sum bit
+  localparam [31:0] POP3 = 32'h32212110;
+  wire [1:0] yc0_0;
+  wire [2:0] yc1_0;
   wire [1:0] pc0_1_0;
   wire [1:0] pc1_1_0;
   wire am_1_0_ge;
   wire am_1_0_i;
-  assign pc0_1_0 = {1'b0, y[0]} + {1'b0, y[1]};
-  assign pc1_1_0 = {((y[2] & y[3]) | (y[2] & y[4]) | (y[3] & y[4])), (y[2] ^ y[3] ^ y[4])};
+  assign yc0_0 = y[1:0];
+  assign yc1_0 = y[4:2];
+  assign pc0_1_0 = {1'b0, yc0_0[0]} + {1'b0, yc0_0[1]};
+  assign pc1_1_0 = POP3[{yc1_0, 2'b00} +: 2];
   assign am_1_0_ge = pc0_1_0 >= pc1_1_0;
   assign am_1_0_i = am_1_0_ge ? 1'd0 : 1'd1;
   assign class_id = am_1_0_i;

@@ -44,6 +44,12 @@ module dlgn_model_logic (
   input wire [3:0] x,
   output wire [4:0] y
 );
+  // the input bits the gates read: x<i> = x[i]
+  wire x0, x1, x2, x3;
+  assign x0 = x[0];
+  assign x1 = x[1];
+  assign x2 = x[2];
+  assign x3 = x[3];
   localparam [7:0] T3 = 8'he8;
   wire g0;
   wire g1;
@@ -51,9 +57,9 @@ module dlgn_model_logic (
   wire g3;
   wire g4;
   wire g5;
-  assign g0 = x[0] & x[1];
-  assign g1 = x[2] ^ g0;
-  assign g2 = ~x[3];
+  assign g0 = x0 & x1;
+  assign g1 = x2 ^ g0;
+  assign g2 = ~x3;
   assign g3 = T3[{r0_g1, r0_g2, 1'b1}];
   assign g4 = ~(g3 | r0_x0);
   assign g5 = 1'b1;
@@ -68,7 +74,7 @@ module dlgn_model_logic (
   reg r1_g5;
   // register bank 0: after logic level 2
   always @(posedge clk) begin
-    r0_x0 <= x[0];
+    r0_x0 <= x0;
     r0_g1 <= g1;
     r0_g2 <= g2;
     r0_g5 <= g5;
@@ -81,11 +87,8 @@ module dlgn_model_logic (
     r1_g4 <= g4;
     r1_g5 <= r0_g5;
   end
-  assign y[0] = r1_g4;
-  assign y[1] = ~r1_g3;
-  assign y[2] = r1_x0;
-  assign y[3] = r1_g5;
-  assign y[4] = ~r1_g1;
+  // y[4:0], most significant bit first
+  assign y = {~r1_g1, r1_g5, r1_x0, ~r1_g3, r1_g4};
 endmodule
 
 // dlgn_model_head: GroupSum head. scores[c*2 +: 2] = number of ones among the outputs of class group c;
@@ -97,6 +100,10 @@ module dlgn_model_head (
   output wire [0:0] class_id,
   output wire [3:0] scores
 );
+  // POP<k>: hex digit u is the number of ones in u (u < 2**k): a 6:3 compressor is one lookup, a LUT per sum bit
+  localparam [31:0] POP3 = 32'h32212110;
+  wire [1:0] yc0_0;
+  wire [2:0] yc1_0;
   reg [1:0] pc0_1_0;
   reg [1:0] pc1_1_0;
   reg [1:0] pc0_2_0;
@@ -104,11 +111,13 @@ module dlgn_model_head (
   wire am_1_0_ge;
   reg am_1_0_i;
   reg [3:0] scores_d1;
+  assign yc0_0 = y[1:0];
+  assign yc1_0 = y[4:2];
   assign am_1_0_ge = pc0_2_0 >= pc1_2_0;
   // tree level 1
   always @(posedge clk) begin
-    pc0_1_0 <= {1'b0, y[0]} + {1'b0, y[1]};
-    pc1_1_0 <= {((y[2] & y[3]) | (y[2] & y[4]) | (y[3] & y[4])), (y[2] ^ y[3] ^ y[4])};
+    pc0_1_0 <= {1'b0, yc0_0[0]} + {1'b0, yc0_0[1]};
+    pc1_1_0 <= POP3[{yc1_0, 2'b00} +: 2];
   end
   // tree level 2
   always @(posedge clk) begin
