@@ -99,3 +99,31 @@ def test_write_files(tmp_path):
     write_files(net, again, name="m1", pipeline=1, n_vectors=20)
     for f in names:
         assert (again / f).read_bytes() == (tmp_path / f).read_bytes()
+
+
+def test_too_large_netlists_are_refused_before_allocating(tmp_path):
+    """Issue 12 item 4: a tiny netlist with 2**26 inputs ran the Verilog target out of
+    memory; layout (which emit, write_files, the simulators and synthesis go through)
+    refuses it first, in constant time and memory."""
+    import time
+    import tracemalloc
+
+    import numpy as np
+
+    from dlgn.compiler.netlist import Netlist, NetlistTooLargeError
+    from dlgn.backends.verilog import LIMITS
+    huge = Netlist(1 << 26, np.zeros((0, 1)), [], [], [2, 3], None, [1, 1]).check()
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    for call in (lambda: layout(huge), lambda: emit(huge),
+                 lambda: write_files(huge, tmp_path / "out")):
+        with pytest.raises(NetlistTooLargeError, match="Verilog target.*inputs"):
+            call()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert time.perf_counter() - t0 < 5 and peak < 1 << 20
+    assert not (tmp_path / "out").exists()
+    n = LIMITS["limit_outputs"] + 1
+    wide = Netlist(1, np.zeros((0, 1)), [], [], np.full(n, 2), None, None)
+    with pytest.raises(NetlistTooLargeError, match="outputs"):
+        layout(wide)

@@ -101,6 +101,13 @@ class VerilogLayout:
         return self.n_outputs
 
 
+#: What the Verilog target refuses (:meth:`Netlist.check_size`, before any work): the
+#: ``x`` and ``y`` buses and the testbench's vector memories are vectors of these widths
+#: (a 2**26-bit ``x`` runs the testbench and the simulators out of memory), and the text
+#: holds a few lines per gate.
+LIMITS = {"limit_inputs": 1 << 20, "limit_outputs": 1 << 20, "limit_gates": 1 << 24}
+
+
 # --------------------------------------------------------------------------- analysis
 def _reads(net: Netlist) -> np.ndarray:
     """bool[G, K]: the fan-ins each gate's expression mentions.  A one- or two-input
@@ -207,6 +214,7 @@ def _check_args(net, pipeline, head_stride=1):
                          f"stage), got {head_stride!r}")
     if not isinstance(net, Netlist):
         raise TypeError(f"expected a dlgn Netlist, got {type(net).__name__}")
+    net.check_size(what="the Verilog target", **LIMITS)  # before anything is allocated
     net.check()
     if isinstance(pipeline, bool) or not isinstance(pipeline, (int, np.integer)) or pipeline < 0:
         raise ValueError(f"pipeline must be an integer >= 0 (logic levels per register "
@@ -650,10 +658,10 @@ def write_files(netlist: Netlist, outdir, name: str = "model", pipeline: int = 0
     ``vectors``: input bits (N x n_inputs) for the testbench; default ``n_vectors`` random
     rows drawn with ``seed``.  ``module`` defaults to ``dlgn_<name>``."""
     outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
     if module is None:
         module = "dlgn_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
     text = emit(netlist, pipeline=pipeline, module=module, head_stride=head_stride)
+    outdir.mkdir(parents=True, exist_ok=True)  # after every check
     v = outdir / f"{name}.v"
     v.write_text(text)
     files = [v]
