@@ -40,7 +40,8 @@ from pathlib import Path
 from ..compiler.netlist import Netlist
 from .cfamily import CFamilyEmitter
 
-__all__ = ["emit", "emit_sources", "auto_parts", "PART_GATES", "emit_header", "write_files", "cdef", "CEmitter", "DEFAULT_CHUNK_GATES"]
+__all__ = ["emit", "emit_sources", "auto_parts", "PART_GATES", "emit_header", "write_files",
+           "cdef", "CEmitter", "DEFAULT_CHUNK_GATES"]
 
 DEFAULT_CHUNK_GATES = 128
 _WORD_BITS = (64, 128, 256, 512)
