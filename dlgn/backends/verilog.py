@@ -404,6 +404,22 @@ def _split_y(bounds, make, chunk: int = 6, fanout: int = 4) -> list[str]:
     return bit_of, chunks
 
 
+def _wrap(line: str, width: int = 100) -> list[str]:
+    """Break a long line of a sum at its `` + `` operators."""
+    if len(line) <= width:
+        return [line]
+    out, cur = [], ""
+    for j, part in enumerate(line.split(" + ")):
+        piece = part if j == 0 else " + " + part
+        if cur and len(cur) + len(piece) > width:
+            out.append(cur)
+            cur = "     " + piece
+        else:
+            cur += piece
+    out.append(cur)
+    return out
+
+
 def _popcount_table(k: int) -> str:
     """Verilog constant of 2**k hex digits: digit u is the number of ones in u."""
     return f"{4 << k}'h" + "".join(str(bin(u).count("1")) for u in reversed(range(1 << k)))
@@ -470,6 +486,10 @@ def _emit_head(net: Netlist, name: str, lay: VerilogLayout, piped: bool) -> list
             for i in range(0, len(cur) - 1, 2):
                 (ea, wa, ma), (eb, wb, mb) = cur[i], cur[i + 1]
                 w = _bitlen(ma + mb)
+                if not clocked:
+                    # one sum per group (below): the adds are context-sized to its width
+                    nxt.append((f"({ea} + {eb})", w, ma + mb))
+                    continue
                 nm = make(f"pc{c}_{lvl + 1}_{i // 2}", w,
                           f"{_ext(ea, wa, w)} + {_ext(eb, wb, w)}", lvl)
                 nxt.append((nm, w, ma + mb))
@@ -482,6 +502,11 @@ def _emit_head(net: Netlist, name: str, lay: VerilogLayout, piped: bool) -> list
     sc = []
     for c in range(C):
         e, w, m = vals[c][0]
+        if e.startswith("("):
+            # the combinational form: the group's balanced adder tree is one expression in
+            # one process, so that an event-driven simulator re-adds once per wave of
+            # changes rather than once per changed compressor at every tree level
+            e = make(f"pc{c}", w, e[1:-1], P, reg="comb")
         sc.append(f"{SW}'d0" if m == 0 else _ext(e, w, SW))
     # argmax tree over (score, index); ties keep the left (lower) index
     items = [(s, f"{CW}'d{c}") for c, s in enumerate(sc)]
@@ -539,7 +564,10 @@ def _emit_head(net: Netlist, name: str, lay: VerilogLayout, piped: bool) -> list
     for nm, w, reg, _e, _lvl in sigs:
         lines.append(_decl("reg" if reg else "wire", nm, w))
     for nm, _w, reg, e, lvl in sigs:
-        if reg:
+        if reg == "comb":
+            lines.append(f"  // the count of class {nm[2:]}: a balanced adder tree, in one process")
+            lines += _wrap(f"  always @(*) {nm} = {e};")
+        elif reg:
             level_regs.setdefault(lvl, []).append(f"    {nm} <= {e};")
         else:
             lines.append(f"  assign {nm} = {e};")

@@ -60,18 +60,19 @@ module dlgn_model_head (
   localparam [31:0] POP3 = 32'h32212110;
   wire [1:0] yc0_0;
   wire [2:0] yc1_0;
-  wire [1:0] pc0_1_0;
   wire [1:0] pc1_1_0;
+  reg [1:0] pc0;
   wire am_1_0_ge;
   wire am_1_0_i;
   assign yc0_0 = y[1:0];
   assign yc1_0 = y[4:2];
-  assign pc0_1_0 = {1'b0, yc0_0[0]} + {1'b0, yc0_0[1]};
   assign pc1_1_0 = POP3[{yc1_0, 2'b00} +: 2];
-  assign am_1_0_ge = pc0_1_0 >= pc1_1_0;
+  // the count of class 0: a balanced adder tree, in one process
+  always @(*) pc0 = yc0_0[0] + yc0_0[1];
+  assign am_1_0_ge = pc0 >= pc1_1_0;
   assign am_1_0_i = am_1_0_ge ? 1'd0 : 1'd1;
   assign class_id = am_1_0_i;
-  assign scores = {pc1_1_0, pc0_1_0};
+  assign scores = {pc1_1_0, pc0};
 endmodule
 
 `default_nettype wire
