@@ -8,7 +8,7 @@ XOR-heavy netlists) and returns the design's outputs parsed from ``<name>_out.he
 
 Icarus is event-driven; the emitted text is written for it (no per-bit assigns into, or
 per-bit reads of, the wide output bus), so it runs nets of tens of thousands of gates at
-about 100 vectors/s; Verilator is faster still for larger nets and long runs.
+roughly 50-100 vectors/s; Verilator is faster still for larger nets and long runs.
 """
 from __future__ import annotations
 
