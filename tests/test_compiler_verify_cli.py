@@ -35,7 +35,7 @@ def test_verify_fails_on_a_wrong_optimizer(tmp_path, monkeypatch, caplog):
 def test_verify_rejects_unknown_target(tmp_path):
     p = tmp_path / "m.dlgn.npz"
     random_layered(1, n_inputs=10, layers=(40,), n_classes=4).save(p)
-    assert main(["verify", str(p), "--targets", "fpga"]) == 1     # an error, not usage
+    assert main(["verify", str(p), "--targets", "fpga"]) == 2     # a usage error
 
 
 def test_verify_a_trained_model_file(tmp_path, caplog):

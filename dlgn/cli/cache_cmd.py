@@ -18,7 +18,8 @@ def add_parser(sub):
                        description="Show (info) or empty (clear) the build cache that "
                                    "`dlgn predict`, `verify` and `dlgn.runtime.build` use for "
                                    "compiled C and CUDA models.")
-    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    actions = p.add_subparsers(dest="action", metavar="ACTION",
+                               help="info: where the cache is and what it holds; clear: remove its entries")
     actions.required = True
     for name, text in (("info", "print the cache root, its number of builds and their size"),
                        ("clear", "remove every build (and stale temporary directory) the "

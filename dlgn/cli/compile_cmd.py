@@ -6,6 +6,8 @@ import logging
 import re
 from pathlib import Path
 
+from ..errors import UsageError
+
 log = logging.getLogger("dlgn.compile")
 
 
@@ -49,24 +51,24 @@ def _check_args(args) -> list[str]:
         if not t:
             continue
         if t not in TARGETS:
-            raise ValueError(f"unknown target {t!r}; choose from {', '.join(TARGETS)}")
+            raise UsageError(f"unknown target {t!r}; choose from {', '.join(TARGETS)}")
         if t not in targets:
             targets.append(t)
     if not _NAME.match(args.name) or args.name in (".", ".."):
-        raise ValueError(f"--name {args.name!r} must be a plain file name (letters, digits, "
+        raise UsageError(f"--name {args.name!r} must be a plain file name (letters, digits, "
                          f"'_', '-', '.'), not a path")
     if args.pipeline < 0:
-        raise ValueError(f"--pipeline must be >= 0, got {args.pipeline}")
+        raise UsageError(f"--pipeline must be >= 0, got {args.pipeline}")
     if args.head_stride < 1:
-        raise ValueError(f"--head-stride must be >= 1, got {args.head_stride}")
+        raise UsageError(f"--head-stride must be >= 1, got {args.head_stride}")
     if args.pnr and not args.synth:
-        raise ValueError("--pnr places and routes the synthesized design: add --synth")
+        raise UsageError("--pnr places and routes the synthesized design: add --synth")
     if args.passes is not None:
         from ..compiler.pipeline import resolve_passes
         resolve_passes(args.passes)
     out = Path(args.output)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"-o {out}: exists and is not a directory")
+        raise UsageError(f"-o {out}: exists and is not a directory")
     return targets
 
 

@@ -11,6 +11,8 @@ import json
 import logging
 import sys
 
+from ..errors import UsageError
+
 log = logging.getLogger("dlgn.inspect")
 
 
@@ -33,10 +35,10 @@ def _cone(text, n_outputs):
     try:
         idx = [int(t) for t in text.split(",") if t.strip()]
     except ValueError:
-        raise ValueError(f"--cone takes comma-separated output indices, got {text!r}") from None
+        raise UsageError(f"--cone takes comma-separated output indices, got {text!r}") from None
     bad = [i for i in idx if not 0 <= i < n_outputs]
     if bad or not idx:
-        raise ValueError(f"--cone: output indices must lie in 0..{n_outputs - 1}")
+        raise UsageError(f"--cone: output indices must lie in 0..{n_outputs - 1}")
     return idx
 
 
@@ -58,7 +60,7 @@ def run(args) -> int:
     net = load_netlist(args.netlist)
     cone = _cone(args.cone, net.n_outputs)
     if args.cone is not None and not args.dot:
-        raise ValueError("--cone selects what --dot draws: add --dot FILE")
+        raise UsageError("--cone selects what --dot draws: add --dot FILE")
     s = summary(net)
     if args.dot:
         from ..compiler.analysis import to_dot

@@ -21,6 +21,8 @@ import time
 
 import numpy as np
 
+from ..errors import UsageError
+
 log = logging.getLogger("dlgn.verify")
 
 TARGETS = ("sim", "c", "cuda")
@@ -31,7 +33,7 @@ def add_parser(sub):
                        description="Optimize MODEL (.pt, .dlgn.npz or compile dir) and check "
                                    "the optimized netlist and each target against the reference "
                                    "simulator.")
-    p.add_argument("model")
+    p.add_argument("model", help="trained model (.pt), netlist (.dlgn.npz) or compile dir")
     p.add_argument("--vectors", type=int, default=10000, metavar="N",
                    help="random input vectors per check (default 10000)")
     p.add_argument("--batch", type=int, default=None, metavar="B",
@@ -63,7 +65,7 @@ def _targets(text: str) -> list[str]:
         if not t:
             continue
         if t not in TARGETS:
-            raise ValueError(f"unknown target {t!r}; choose {', '.join(TARGETS)}")
+            raise UsageError(f"unknown target {t!r}; choose {', '.join(TARGETS)}")
         if t not in out:
             out.append(t)
     return out
@@ -108,9 +110,9 @@ def run(args) -> int:
     from .models import is_model_path, load_netlist
 
     if args.vectors < 1:
-        raise ValueError("--vectors must be >= 1")
+        raise UsageError("--vectors must be >= 1")
     if args.batch is not None and args.batch < 1:
-        raise ValueError("--batch must be >= 1")
+        raise UsageError("--batch must be >= 1")
     targets = _targets(args.targets)
     rows = _Rows()
     net = load_netlist(args.model)
