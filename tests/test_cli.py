@@ -125,3 +125,13 @@ def test_compile_synth_without_yosys_is_an_error(trained, tmp_path, monkeypatch)
     d, net, data = trained
     assert main(["-q", "compile", str(d / "model.pt"), "-o", "rel_out_dir_synth",
                  "--synth"]) == 1
+
+
+def test_compile_and_verify_speak_json(trained, tmp_path, capsys):
+    d, net, data = trained
+    assert main(["-q", "compile", str(d / "model.pt"), "-o", str(tmp_path / "j"), "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["before"]["gates"] == 144 and rep["netlist"] == "model.dlgn.npz"
+    assert main(["-q", "verify", str(tmp_path / "j"), "--vectors", "300", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["passed"] and {c["verdict"] for c in out["checks"]} == {"ok"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 from pathlib import Path
 
 from ..errors import UsageError
@@ -19,6 +20,8 @@ def add_parser(sub):
     p.add_argument("-o", "--output", required=True, help="output directory")
     p.add_argument("--target", default="", help="comma-separated: c, verilog, cuda")
     p.add_argument("--name", default="model", help="base name of the emitted files")
+    p.add_argument("--json", action="store_true",
+                   help="print the report (gates, depth, passes, files) as JSON on stdout")
     p.add_argument("--report", action="store_true",
                    help="write report.json: gates, depth and what each pass removed")
     p.add_argument("--no-optimize", action="store_true", help="skip the pass pipeline")
@@ -110,6 +113,8 @@ def run(args) -> int:
     if args.report:
         write_text_atomic(out / "report.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
         log.info("report: %s", out / "report.json")
+    if args.json:
+        sys.stdout.write(json.dumps(report, sort_keys=True) + "\n")
     if args.synth and failed:
         for k, e in failed.items():
             log.error("synthesis %s failed: %s", k, e.splitlines()[0] if e else "")

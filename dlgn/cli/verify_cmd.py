@@ -43,6 +43,8 @@ def add_parser(sub):
                    help="also prove optimized == unoptimized with a SAT miter and ABC cec")
     p.add_argument("--targets", default="sim", help="comma-separated: sim, c, cuda (default sim)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random vectors (default 0)")
+    p.add_argument("--json", action="store_true",
+                   help="print the checks as one JSON object on stdout")
     p.set_defaults(func=run)
     return p
 
@@ -173,7 +175,7 @@ def run(args) -> int:
                    "score/prediction rows" if has_head else "output rows", now - secs[t])
     if args.formal:
         _formal(net, opt, rows)
-    return _report(rows.rows)
+    return _report(rows.rows, as_json=getattr(args, "json", False))
 
 
 def auto_batch(width: int, budget: int = 1 << 29) -> int:
@@ -224,7 +226,15 @@ def _formal(net, opt, rows):
                  "proved" if r.equivalent else f"counterexample on output {r.output}", t0)
 
 
-def _report(rows) -> int:
+def _report(rows, as_json: bool = False) -> int:
+    if as_json:
+        import json
+        import sys
+        failed = sum(r[1] in ("MISMATCH", "ERROR") for r in rows)
+        sys.stdout.write(json.dumps({"passed": failed == 0, "checks": [
+            {"check": n, "verdict": v, "seconds": float(dt.rstrip("s")), "detail": d}
+            for n, v, dt, d in rows]}, sort_keys=True) + "\n")
+        return 1 if failed else 0
     w = max(len(r[0]) for r in rows)
     for name, verdict, dt, detail in rows:
         log.info("%-*s  %-8s %8s  %s", w, name, verdict, dt, detail)
