@@ -49,14 +49,8 @@ def _check_args(args) -> list[str]:
     """Validate every option before any work (nothing is written on a bad one); returns the
     targets, lower-cased and deduplicated."""
     from ..backends import TARGETS
-    targets = []
-    for t in (t.strip().lower() for t in args.target.split(",")):
-        if not t:
-            continue
-        if t not in TARGETS:
-            raise UsageError(f"unknown target {t!r}; choose from {', '.join(TARGETS)}")
-        if t not in targets:
-            targets.append(t)
+    from .options import parse_targets
+    targets = parse_targets(args.target, TARGETS)
     if not _NAME.match(args.name) or args.name in (".", ".."):
         raise UsageError(f"--name {args.name!r} must be a plain file name (letters, digits, "
                          f"'_', '-', '.'), not a path")

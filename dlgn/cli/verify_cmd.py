@@ -62,15 +62,8 @@ class _Rows:
 
 
 def _targets(text: str) -> list[str]:
-    out = []
-    for t in (t.strip().lower() for t in text.split(",")):
-        if not t:
-            continue
-        if t not in TARGETS:
-            raise UsageError(f"unknown target {t!r}; choose {', '.join(TARGETS)}")
-        if t not in out:
-            out.append(t)
-    return out
+    from .options import parse_targets
+    return parse_targets(text, TARGETS)
 
 
 def _build_targets(opt, targets, rows):
