@@ -1,7 +1,7 @@
 """dependencies_first: the ordering both netlist readers (BLIF, Verilog) build gates in."""
 import pytest
 
-from dlgn.backends.verilog_read import VerilogReadError, read_verilog_logic
+from dlgn.backends.verilog_read import VerilogReadError, parse_verilog_logic
 from dlgn.compiler.io.blif import parse_blif
 from dlgn.compiler.netlist import NetlistError
 from dlgn.compiler.toposort import dependencies_first
@@ -41,8 +41,24 @@ def test_readers_report_loops_and_undefined_signals():
     pytest.importorskip("pyverilog")
     head = "module m_logic(input wire [1:0] x, output wire [0:0] y);\n"
     with pytest.raises(VerilogReadError, match="loop through"):
-        read_verilog_logic(head + "wire a, b;\nassign a = b & x[0];\nassign b = a | x[1];\n"
+        parse_verilog_logic(head + "wire a, b;\nassign a = b & x[0];\nassign b = a | x[1];\n"
                            "assign y[0] = a;\nendmodule\n", module="m")
     with pytest.raises(VerilogReadError, match="never assigned"):
-        read_verilog_logic(head + "wire a, b;\nassign a = b & x[0];\nassign y[0] = a;\n"
+        parse_verilog_logic(head + "wire a, b;\nassign a = b & x[0];\nassign y[0] = a;\n"
                            "endmodule\n", module="m")
+
+
+def test_read_takes_a_path_and_parse_takes_text(tmp_path):
+    import pytest as _pytest
+    from dlgn.backends.verilog import emit
+    from dlgn.backends.verilog_read import read_verilog_logic
+    from dlgn.compiler import random_layered
+    net = random_layered(0, n_inputs=6, layers=(8, 4), n_classes=2)
+    text = emit(net)
+    (tmp_path / "m.v").write_text(text)
+    a, b = read_verilog_logic(tmp_path / "m.v"), parse_verilog_logic(text)
+    assert a.same_structure(b)
+    with _pytest.raises(TypeError, match="parse_verilog_logic"):
+        read_verilog_logic(text)
+    with _pytest.raises(FileNotFoundError):
+        read_verilog_logic(tmp_path / "nope.v")

@@ -14,8 +14,8 @@ from dlgn.compiler.simulate import simulate
 
 def reread(net, pipeline=0):
     pytest.importorskip("pyverilog", reason="pip install pyverilog==1.3.0")
-    from dlgn.backends.verilog_read import read_verilog_logic
-    r = read_verilog_logic(emit(net, pipeline=pipeline))
+    from dlgn.backends.verilog_read import parse_verilog_logic
+    r = parse_verilog_logic(emit(net, pipeline=pipeline))
     r.group_sizes = net.group_sizes.copy()
     r.tau = net.tau
     return r

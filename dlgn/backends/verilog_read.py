@@ -1,13 +1,14 @@
 """Read emitted Verilog back into a Netlist, independently of the emitter.
 
-* :func:`read_verilog_logic` parses the ``<module>_logic`` module with **pyverilog**
-  (1.3.0; its preprocessor needs ``iverilog`` on PATH) and rebuilds a Netlist from the
-  syntax tree: every assigned signal becomes a gate whose truth table is found by
-  *evaluating its expression* on all assignments of the signals it reads (so the reader
-  shares no table or template with the emitter).  Registers of the pipelined form are
-  read as wires: the result is the combinational function the pipeline computes.
-  The gates are made through :class:`~dlgn.compiler.builder.NetlistBuilder` (one logic
-  level per ``add`` call, ``rewrite=True``: wires, inverters and constants fold away).
+* :func:`read_verilog_logic` (a path) and :func:`parse_verilog_logic` (text) parse the
+  ``<module>_logic`` module with **pyverilog** (1.3.0; its preprocessor needs ``iverilog``
+  on PATH) and rebuilds a Netlist from the syntax tree: every assigned signal becomes a
+  gate whose truth table is found by *evaluating its expression* on all assignments of the
+  signals it reads (so the reader shares no table or template with the emitter). Registers
+  of the pipelined form are read as wires: the result is the combinational function the
+  pipeline computes. The gates are made through
+  :class:`~dlgn.compiler.builder.NetlistBuilder` (one logic level per ``add`` call,
+  ``rewrite=True``: wires, inverters and constants fold away).
 * :func:`yosys_blif` has Yosys (:func:`dlgn.tools.yosys.run_yosys`) read the Verilog and
   write the logic module as BLIF; :func:`prove_verilog` then runs ABC ``cec``
   (:func:`dlgn.tools.abc.cec`) between that BLIF and the netlist's own BLIF export
@@ -33,7 +34,8 @@ from ..errors import DlgnError
 from ..tools.abc import abc_path, cec
 from ..tools.yosys import run_yosys
 
-__all__ = ["read_verilog_logic", "yosys_blif", "prove_verilog", "VerilogReadError"]
+__all__ = ["read_verilog_logic", "parse_verilog_logic", "yosys_blif", "prove_verilog",
+           "VerilogReadError"]
 
 log = logging.getLogger("dlgn.verilog")
 
@@ -212,16 +214,28 @@ def _parse(path: Path, tmpdir: str):
     return _PARSER["parser"].parse(pre.read_text(), debug=0)
 
 
-def read_verilog_logic(source, module: str = "dlgn_model") -> Netlist:
-    """Parse ``<module>_logic`` from Verilog text or a ``.v`` path into a Netlist (no head)."""
+def read_verilog_logic(path, module: str = "dlgn_model") -> Netlist:
+    """Read ``<module>_logic`` of the Verilog file ``path`` into a Netlist (no head)."""
+    if not isinstance(path, (str, os.PathLike)) or (isinstance(path, str) and "\n" in path):
+        raise TypeError("read_verilog_logic takes a file path; parse_verilog_logic takes text")
+    p = Path(path).resolve()
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no such Verilog file")
     with tempfile.TemporaryDirectory(prefix="dlgn-vread-") as tmp:
-        if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source
-                                         and source.endswith(".v")):
-            path = Path(source).resolve()
-        else:
-            path = Path(tmp) / "in.v"
-            path.write_text(str(source))
-        ast = _parse(path, tmp)
+        return _netlist(_parse(p, tmp), module)
+
+
+def parse_verilog_logic(text: str, module: str = "dlgn_model") -> Netlist:
+    """Parse ``<module>_logic`` from Verilog text into a Netlist (no head)."""
+    if not isinstance(text, str):
+        raise TypeError(f"parse_verilog_logic takes text, got {type(text).__name__}")
+    with tempfile.TemporaryDirectory(prefix="dlgn-vread-") as tmp:
+        path = Path(tmp) / "in.v"
+        path.write_text(text)
+        return _netlist(_parse(path, tmp), module)
+
+
+def _netlist(ast, module: str) -> Netlist:
     want = f"{module}_logic"
     mods = [d for d in ast.description.definitions if getattr(d, "name", None) == want]
     if not mods:
