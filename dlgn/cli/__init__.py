@@ -93,23 +93,7 @@ def check_output_file(path, what: str, *, append: bool = False) -> Path:
     p = Path(path)
     if str(path).endswith(("/", os.sep)) or p.is_dir():
         raise DlgnError(f"{what} {path}: is a directory; give a file name")
-    parent = p.parent
-    for up in (parent, *parent.parents):
-        if up.exists():
-            if not up.is_dir():
-                raise DlgnError(f"{what} {path}: {up} is a file, not a directory")
-            break
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        if append and p.exists():
-            with open(p, "a"):
-                pass
-        else:
-            fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".probe")
-            os.close(fd)
-            os.unlink(tmp)
-    except OSError as e:
-        raise DlgnError(f"{what} {path}: cannot write there ({e.strerror or e})") from None
+    _writable_dir(p.parent, what, path, f".{p.name}.", p if append and p.exists() else None)
     return p
 
 
@@ -119,19 +103,30 @@ def check_output_dir(path, what: str) -> Path:
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise DlgnError(f"{what} {path}: exists and is not a directory")
-    for up in p.parents:
+    _writable_dir(p, what, path, ".dlgn.")
+    return p
+
+
+def _writable_dir(d: Path, what: str, path, probe_prefix: str, append_to=None) -> None:
+    """Make folder ``d`` (with its parents) and show it takes a new file, or that
+    ``append_to`` opens for appending; a file in the way or no permission is a
+    :class:`DlgnError` about ``what`` ``path``."""
+    for up in (d, *d.parents):
         if up.exists():
             if not up.is_dir():
                 raise DlgnError(f"{what} {path}: {up} is a file, not a directory")
             break
     try:
-        p.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=p, prefix=".dlgn.", suffix=".probe")
-        os.close(fd)
-        os.unlink(tmp)
+        d.mkdir(parents=True, exist_ok=True)
+        if append_to is not None:
+            with open(append_to, "a"):
+                pass
+        else:
+            fd, tmp = tempfile.mkstemp(dir=d, prefix=probe_prefix, suffix=".probe")
+            os.close(fd)
+            os.unlink(tmp)
     except OSError as e:
         raise DlgnError(f"{what} {path}: cannot write there ({e.strerror or e})") from None
-    return p
 
 
 def main(argv=None) -> int:
