@@ -249,13 +249,12 @@ class NetlistBuilder:
             net.check()
         b = cls(net.n_inputs, rewrite=rewrite, capacity=net.n_gates)
         G, first = net.n_gates, net.first_gate
-        ltype = np.int64
         if not b._rewrite:
-            b._append(net.fanin.astype(np.int64), net.arity, net.table,
-                      _levels_of(net)[first:])
-            return b, 2 * np.arange(net.n_nodes, dtype=ltype)
-        lit = np.empty(net.n_nodes, dtype=ltype)
-        lit[:first] = 2 * np.arange(first, dtype=ltype)
+            b._append(net.fanin.astype(np.int64), net.arity, net.table, net.levels()[first:])
+            return b, 2 * np.arange(net.n_nodes, dtype=np.int64)
+        lit = np.empty(net.n_nodes, dtype=np.int64)
+        lit[:first] = 2 * np.arange(first, dtype=np.int64)
+        b.counts["moved"] = 0
         if G:
             lev = net.levels()[first:]
             order = np.argsort(lev, kind="stable")
@@ -269,8 +268,6 @@ class NetlistBuilder:
                 used = np.arange(fan.shape[1])[None, :] < ar[:, None].astype(np.int64)
                 lits = np.where(used, lit[fan], 0)
                 lit[first + g] = b._add_checked(lits, net.table[g], ar.astype(np.int64))
-        else:
-            b.counts["moved"] = 0
         return b, lit
 
     # ------------------------------------------------------------------ adding gates
@@ -525,10 +522,6 @@ class NetlistBuilder:
                       np.zeros(0, dtype=np.int32) if group_sizes is None else group_sizes,
                       tau, dict(meta or {}))
         return net.check() if check else net
-
-
-def _levels_of(net: Netlist) -> np.ndarray:
-    return net.levels() if net.n_gates else np.zeros(net.n_nodes, dtype=np.int32)
 
 
 def _hash(ar, fan, tab):
