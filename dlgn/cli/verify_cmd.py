@@ -53,12 +53,15 @@ class _Rows:
     def __init__(self):
         self.rows = []
 
-    def add(self, name, verdict, detail, t0):
-        self.rows.append((name, verdict, f"{time.perf_counter() - t0:.2f}s", detail))
+    def add(self, name, verdict, detail, t0, seconds=None):
+        """A row; its time is ``seconds``, or the time since ``t0``."""
+        dt = time.perf_counter() - t0 if seconds is None else seconds
+        self.rows.append((name, verdict, f"{dt:.2f}s", detail))
 
-    def check(self, name, bad, total, what, t0):
+    def check(self, name, bad, total, what, seconds):
         self.add(name, "ok" if bad == 0 else "MISMATCH",
-                 f"{bad} {what} differ of {total}" if bad else f"{total} {what} equal", t0)
+                 f"{bad} {what} differ of {total}" if bad else f"{total} {what} equal", None,
+                 seconds)
 
 
 def _targets(text: str) -> list[str]:
@@ -132,40 +135,38 @@ def run(args) -> int:
     rng = np.random.default_rng(args.seed)
     batch = args.batch or auto_batch(net.n_gates + net.n_inputs)
     bar = _progress(args.vectors, log.isEnabledFor(logging.INFO))
+
+    def tally(key, fn, *fargs):  # count what differs, and the time it took
+        t0 = time.perf_counter()
+        bad[key] += fn(*fargs)
+        secs[key] += time.perf_counter() - t0
+
     t_all = time.perf_counter()
     for start in range(0, args.vectors, batch):
         n = min(batch, args.vectors - start)
         X = rng.integers(0, 2, size=(n, net.n_inputs), dtype=np.uint8)
         if frontend is not None:
-            t0 = time.perf_counter()
-            bad["frontend"] += _frontend_bad(frontend, net, X)
-            secs["frontend"] += time.perf_counter() - t0
+            tally("frontend", _frontend_bad, frontend, net, X)
+        y_opt = simulate(opt, X) if not exhaustive or (models and not has_head) else None
         if not exhaustive:
-            t0 = time.perf_counter()
-            bad["opt"] += int((simulate(net, X) != simulate(opt, X)).any(axis=1).sum())
-            secs["opt"] += time.perf_counter() - t0
+            tally("opt", _rows_differ, simulate(net, X), y_opt)
         if models:
-            ref = (scores(opt, X), predict(opt, X)) if has_head else simulate(opt, X)
+            ref = (scores(opt, X), predict(opt, X)) if has_head else y_opt
             for t, m in models.items():
-                t0 = time.perf_counter()
-                bad[t] += _target_bad(m, X, ref, has_head)
-                secs[t] += time.perf_counter() - t0
+                tally(t, _target_bad, m, X, ref, has_head)
         if bar is not None:
             bar.update(n)
     if bar is not None:
         bar.close()
     log.debug("random vectors checked in %.2f s", time.perf_counter() - t_all)
     N = args.vectors
-    now = time.perf_counter()
     if frontend is not None:
-        rows.check("frontend == simulator", bad["frontend"], N, "predictions",
-                   now - secs["frontend"])
+        rows.check("frontend == simulator", bad["frontend"], N, "predictions", secs["frontend"])
     if not exhaustive:
-        rows.check("optimized == original (random)", bad["opt"], N, "output rows",
-                   now - secs["opt"])
+        rows.check("optimized == original (random)", bad["opt"], N, "output rows", secs["opt"])
     for t in models:
         rows.check(f"{t} == simulator", bad[t], N,
-                   "score/prediction rows" if has_head else "output rows", now - secs[t])
+                   "score/prediction rows" if has_head else "output rows", secs[t])
     if args.formal:
         _formal(net, opt, rows)
     return _report(rows.rows, as_json=getattr(args, "json", False))
@@ -187,10 +188,14 @@ def _frontend_bad(model, net, X) -> int:
     return int((y != predict(net, X)).sum())
 
 
+def _rows_differ(a, b) -> int:
+    """Rows of ``a`` that differ from the reference ``b`` (all of b's if the shapes differ)."""
+    return int((a != b).any(axis=1).sum()) if a.shape == b.shape else len(b)
+
+
 def _target_bad(model, X, ref, has_head) -> int:
     if not has_head:
-        got = np.asarray(model.outputs(X)).astype(bool)
-        return int((got != ref).any(axis=1).sum()) if got.shape == ref.shape else len(X)
+        return _rows_differ(np.asarray(model.outputs(X)).astype(bool), ref)
     s, y = np.asarray(model.scores(X)), np.asarray(model.predict(X))
     if s.shape != ref[0].shape or y.shape != ref[1].shape:
         return len(X)
