@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from dlgn.compiler.gates import GATE_TABLES, MAX_ARITY, passthrough_table, table_bits
+from dlgn.compiler.lower import add_layer
 from .functional import logic_forward_hard, logic_forward_torch
 from .relax import N_GATES, PHI_NAMES, op_soft_table, phi_fn
 
@@ -199,7 +200,6 @@ class LogicLayer(nn.Module):
     def lower(self, builder, in_lits) -> np.ndarray:
         """Add the discretized gates to ``builder`` reading ``in_lits`` (one literal per
         input feature); returns the literals of the outputs."""
-        from dlgn.compiler.lower import add_layer
         if len(in_lits) != self.in_features:
             raise ValueError(f"{type(self).__name__} reads {self.in_features} features, "
                              f"got {len(in_lits)} literals")
