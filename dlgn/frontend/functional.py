@@ -28,7 +28,7 @@ import torch
 from dlgn.compiler.gates import MAX_ARITY
 
 __all__ = ["logic_forward_torch", "logic_forward_literal", "logic_forward_hard",
-           "check_layer_args", "reduced_coeffs"]
+           "check_layer_args", "reduced_coeffs", "select_candidates", "select_candidates_literal"]
 
 
 def check_layer_args(x: torch.Tensor, idx: torch.Tensor, omega: torch.Tensor) -> int:
@@ -85,6 +85,64 @@ class _Gate2(torch.autograd.Function):
             ga = g * a
             gc = torch.stack([g.sum(1), ga.sum(1), (g * b).sum(1), (ga * b).sum(1)], dim=1)
         return gx, None, gc
+
+
+class _Select(torch.autograd.Function):
+    """Learned connections, feature-major: row r of the result is the mixture
+    ``sum_j p[r, j] * xt[cand[r, j]]`` (``hard``: the value of the chosen candidate
+    ``xt[cand[r, choice[r]]]``, with the mixture's gradient -- a straight-through estimator).
+
+    Neither direction materializes the K gathered candidates ([R, K, B]): the forward
+    accumulates one candidate column at a time, and the backward gathers each candidate row
+    again instead of saving it (K gathers of [R, B] each way; memory of one)."""
+
+    @staticmethod
+    def forward(ctx, xt, cand, p, choice):
+        ctx.save_for_backward(xt, cand, p)
+        if choice is not None:
+            return xt.index_select(0, cand.gather(1, choice.unsqueeze(1)).squeeze(1))
+        acc = torch.zeros(cand.shape[0], xt.shape[1], dtype=xt.dtype, device=xt.device)
+        for j in range(cand.shape[1]):
+            acc.addcmul_(xt.index_select(0, cand[:, j]), p[:, j:j + 1])
+        return acc
+
+    @staticmethod
+    def backward(ctx, g):
+        xt, cand, p = ctx.saved_tensors
+        g = g.contiguous()
+        gx = gp = None
+        if ctx.needs_input_grad[0]:
+            gx = torch.zeros_like(xt)
+        if ctx.needs_input_grad[2]:
+            gp = torch.empty_like(p)
+        for j in range(cand.shape[1]):
+            if gp is not None:
+                gp[:, j] = (g * xt.index_select(0, cand[:, j])).sum(1)
+            if gx is not None:
+                gx.index_add_(0, cand[:, j], g * p[:, j:j + 1])
+        return gx, None, gp, None
+
+
+def select_candidates(x: torch.Tensor, cand: torch.Tensor, p: torch.Tensor,
+                      choice: torch.Tensor | None = None) -> torch.Tensor:
+    """Learned wiring: x[B, in], cand long [R, K] (candidate inputs of R gate inputs), p[R, K]
+    (their weights, rows summing to 1) -> z[B, R] with ``z[:, r] = sum_j p[r, j] x[:, cand[r, j]]``.
+    ``choice`` (long [R]): forward the chosen candidate only, backward as the mixture
+    (straight-through).  Differentiable in x and p; the result is a transposed view."""
+    if cand.dim() != 2 or cand.dtype != torch.long or p.shape != cand.shape:
+        raise ValueError(f"cand must be long [R, K] and p the same shape, got "
+                         f"{cand.dtype} {tuple(cand.shape)} and {tuple(p.shape)}")
+    return _Select.apply(x.t(), cand, p.to(x.dtype), choice).t()
+
+
+def select_candidates_literal(x, cand, p, choice=None):
+    """The reference of :func:`select_candidates`: gathers all K candidates at once."""
+    xs = x[:, cand]                                   # [B, R, K]
+    soft = (xs * p.to(x.dtype)).sum(-1)
+    if choice is None:
+        return soft
+    hard = xs.gather(2, choice.view(1, -1, 1).expand(x.shape[0], -1, 1)).squeeze(2)
+    return soft + (hard - soft).detach()
 
 
 def _forward_fm(xt: torch.Tensor, idx: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:

@@ -17,18 +17,26 @@ from torch import nn
 
 from dlgn.compiler.gates import GATE_TABLES, MAX_ARITY, passthrough_table, table_bits
 from dlgn.compiler.lower import add_layer
-from .functional import logic_forward_hard, logic_forward_torch
+from .functional import logic_forward_hard, logic_forward_torch, select_candidates
 from .relax import N_GATES, PHI_NAMES, op_soft_table, phi_fn
 
 __all__ = ["LogicLayer", "make_connections", "PARAMETRIZATIONS", "INITS", "CONNECTIONS",
-           "BACKENDS", "RI_MU", "RI_SIGMA", "OP_RI_LOGIT"]
+           "BACKENDS", "ESTIMATORS", "SELECTIONS", "RI_MU", "RI_SIGMA", "OP_RI_LOGIT"]
 
 log = logging.getLogger(__name__)
 
 PARAMETRIZATIONS = ("iwp", "op")
 INITS = ("residual", "gaussian")
-CONNECTIONS = ("random", "unique")
+CONNECTIONS = ("random", "unique", "learned")
 BACKENDS = ("auto", "torch", "triton")
+#: How a training-mode gate forwards: "soft" (the relaxation), "hard" (the 0/1 output of
+#: the relaxation thresholded at 0.5, with the relaxation's gradient: straight-through),
+#: "gumbel" (hard, with logistic noise on the IWP weights / Gumbel noise on the OP logits).
+ESTIMATORS = ("soft", "hard", "gumbel")
+#: How a learned connection forwards in training: "soft" (the softmax mixture of its
+#: candidates), "hard" (the arg-max candidate, with the mixture's gradient), "gumbel" (hard,
+#: the arg-max of Gumbel-perturbed logits).
+SELECTIONS = ("soft", "hard", "gumbel")
 RI_SIGMA = 0.25
 RI_MU = {"sigmoid": 3.0, "sin": 1.2}
 OP_RI_LOGIT = 5.0
@@ -111,6 +119,13 @@ class LogicLayer(nn.Module):
 
     Parameters: ``weight`` [out, 2**k] (IWP: omega = phi(weight)) or [out, 16] (OP logits).
     Buffer: ``idx`` long [out, k], the connections (saved in the state_dict).
+    ``connections="learned"``: instead of ``idx``, each gate input has ``candidates`` K
+    candidate sources (buffer ``cand`` [out, k, K], K independent random wirings drawn once)
+    and learns which one to read (parameter ``conn_weight`` [out, k, K], logits, softmax at
+    temperature ``conn_tau``; ``selection`` says how training forwards it, see
+    :data:`SELECTIONS`).  The discretized layer reads each input's arg-max candidate
+    (:meth:`wires`), so its netlist is a plain one.  ``estimator``: see :data:`ESTIMATORS`
+    (eval mode is exact whatever it is).
     Randomness (connections, then init) comes from ``generator`` if given, else from a
     generator seeded with ``seed``, else from torch's global RNG.  ``backend``: "torch" (the
     reduced form), "triton" (``dlgn.frontend.triton_layer.logic_forward_triton``) or "auto"
@@ -120,9 +135,13 @@ class LogicLayer(nn.Module):
     def __init__(self, in_features: int, out_features: int, arity: int = 2,
                  parametrization: str = "iwp", init: str = "residual",
                  connections: str = "random", phi: str = "sigmoid", backend: str = "auto",
-                 seed: int | None = None, generator: torch.Generator | None = None):
+                 seed: int | None = None, generator: torch.Generator | None = None,
+                 candidates: int = 8, selection: str = "hard", estimator: str = "soft",
+                 conn_tau: float = 1.0):
         super().__init__()
         _choice("parametrization", parametrization, PARAMETRIZATIONS)
+        _choice("estimator", estimator, ESTIMATORS)
+        _choice("selection", selection, SELECTIONS)
         _choice("init", init, INITS)
         _choice("phi", phi, PHI_NAMES)
         _choice("backend", backend, BACKENDS)
@@ -140,13 +159,29 @@ class LogicLayer(nn.Module):
                              f"supported for arity 2 (got {arity}); use parametrization='iwp'")
         self.in_features, self.out_features, self.arity = int(in_features), int(out_features), int(arity)
         self.parametrization, self.init, self.phi, self.backend = parametrization, init, phi, backend
-        self.connections = connections
+        self.connections, self.estimator, self.selection = connections, estimator, selection
         gen = generator if generator is not None else (
             torch.Generator().manual_seed(int(seed)) if seed is not None else None)
         if gen is None:
             gen = torch.Generator().manual_seed(int(torch.randint(0, 2 ** 62, (1,)).item()))
-        self.register_buffer("idx", make_connections(self.in_features, self.out_features,
-                                                     self.arity, connections, gen))
+        if connections == "learned":
+            if isinstance(candidates, bool) or not isinstance(candidates, (int, np.integer)) \
+                    or not 1 <= candidates <= 1024:
+                raise ValueError(f"candidates must be an int in 1..1024, got {candidates!r}")
+            if not (isinstance(conn_tau, (int, float)) and math.isfinite(conn_tau) and conn_tau > 0):
+                raise ValueError(f"conn_tau must be a finite number > 0, got {conn_tau!r}")
+            self.candidates, self.conn_tau = int(candidates), float(conn_tau)
+            # K independent balanced random wirings: candidate j of every gate input
+            cand = torch.stack([_random_connections(self.in_features, self.out_features,
+                                                    self.arity, gen)
+                                for _ in range(self.candidates)], dim=2)
+            self.register_buffer("cand", cand.contiguous())           # [out, k, K]
+            self.conn_weight = nn.Parameter(torch.zeros(self.out_features, self.arity,
+                                                        self.candidates))
+        else:
+            self.candidates, self.conn_tau = 1, 1.0
+            self.register_buffer("idx", make_connections(self.in_features, self.out_features,
+                                                         self.arity, connections, gen))
         self.weight = nn.Parameter(self._init_weight(gen))
 
     # ------------------------------------------------------------------ init
@@ -192,9 +227,21 @@ class LogicLayer(nn.Module):
         """Discretized truth tables, uint64 numpy [out] (DESIGN.md convention)."""
         return self._tables_long().cpu().numpy().astype(np.uint64)
 
+    @property
+    def learned(self) -> bool:
+        return self.connections == "learned"
+
+    def wires(self) -> torch.Tensor:
+        """The connections of the discretized layer, long [out, k]: the fixed ``idx``, or for
+        learned connections each input's arg-max candidate (the first one on ties)."""
+        if not self.learned:
+            return self.idx
+        with torch.no_grad():
+            return self.cand.gather(2, self.conn_weight.argmax(2, keepdim=True)).squeeze(2)
+
     def fanin(self) -> np.ndarray:
         """Connections as int64 numpy [out, k]."""
-        return self.idx.detach().cpu().numpy().astype(np.int64)
+        return self.wires().detach().cpu().numpy().astype(np.int64)
 
     # ------------------------------------------------------------------ forward
     def lower(self, builder, in_lits) -> np.ndarray:
@@ -233,12 +280,45 @@ class LogicLayer(nn.Module):
             raise ValueError(f"LogicLayer expects input [batch, {self.in_features}], "
                              f"got {tuple(x.shape)}")
         if not self.training:
-            return logic_forward_hard(x, self.idx, self._tables_long())
+            return logic_forward_hard(x, self.wires(), self._tables_long())
         if not x.dtype.is_floating_point:
             raise TypeError(f"training-mode input must be floating point, got {x.dtype}")
-        return self._relaxed_fn(x)(x, self.idx, self.omega())
+        idx = self.idx if not self.learned else None
+        if self.learned:     # the chosen (or mixed) candidates, then gates reading them in order
+            x = self._select(x)
+            idx = torch.arange(x.shape[1], device=x.device).view(self.out_features, self.arity)
+        omega = self.omega()
+        if self.estimator == "gumbel":
+            omega = self._noisy_omega()
+        y = self._relaxed_fn(x)(x, idx, omega)
+        if self.estimator == "soft":
+            return y
+        return y + ((y >= 0.5).to(y.dtype) - y).detach()
+
+    def _select(self, x):
+        K = self.candidates
+        logits = self.conn_weight.reshape(-1, K)
+        cand = self.cand.reshape(-1, K)
+        if self.selection == "gumbel":
+            u = torch.rand(logits.shape, device=logits.device).clamp_(1e-10, 1 - 1e-10)
+            logits = logits - torch.log(-torch.log(u))
+        p = torch.softmax(logits / self.conn_tau, dim=1)
+        choice = None if self.selection == "soft" else logits.detach().argmax(1)
+        return select_candidates(x, cand, p, choice)
+
+    def _noisy_omega(self):
+        """omega with the Gumbel-max trick's noise: logistic noise on each IWP weight (the
+        binary case), Gumbel noise on each OP logit; drawn from torch's global RNG (so a
+        resumed run replays it)."""
+        u = torch.rand(self.weight.shape, device=self.weight.device).clamp_(1e-10, 1 - 1e-10)
+        if self.parametrization == "op":
+            return op_soft_table(self.weight - torch.log(-torch.log(u)))
+        return phi_fn(self.phi)(self.weight + torch.log(u) - torch.log1p(-u))
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"arity={self.arity}, parametrization={self.parametrization!r}, "
-                f"init={self.init!r}, connections={self.connections!r}, phi={self.phi!r}")
+                f"init={self.init!r}, connections={self.connections!r}, phi={self.phi!r}"
+                + (f", candidates={self.candidates}, selection={self.selection!r}"
+                   if self.learned else "")
+                + (f", estimator={self.estimator!r}" if self.estimator != "soft" else ""))

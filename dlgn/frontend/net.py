@@ -19,7 +19,8 @@ from .layer import LogicLayer
 __all__ = ["LogicNet"]
 
 _CONFIG_KEYS = ("in_features", "layers", "n_classes", "arity", "parametrization", "init", "tau",
-                "connections", "phi", "encoder", "backend", "seed")
+                "connections", "phi", "encoder", "backend", "seed", "candidates", "selection",
+                "estimator")
 
 
 class LogicNet(nn.Module):
@@ -32,7 +33,8 @@ class LogicNet(nn.Module):
     def __init__(self, in_features: int, layers=(8000,) * 4, n_classes: int = 10, arity: int = 2,
                  parametrization: str = "iwp", init: str = "residual", tau: float = 10.0,
                  connections: str = "random", phi: str = "sigmoid", encoder=None,
-                 backend: str = "auto", seed: int | None = None):
+                 backend: str = "auto", seed: int | None = None, candidates: int = 8,
+                 selection: str = "hard", estimator: str = "soft"):
         super().__init__()
         if isinstance(layers, (int, np.integer)):
             layers = [int(layers)]
@@ -63,13 +65,18 @@ class LogicNet(nn.Module):
         widths = [self.n_inputs] + layers
         self.layers = nn.ModuleList(
             LogicLayer(widths[i], widths[i + 1], arity, parametrization, init, connections, phi,
-                       backend, generator=gen) for i in range(len(layers)))
+                       backend, generator=gen, candidates=candidates, selection=selection,
+                       estimator=estimator) for i in range(len(layers)))
         self.config = {"in_features": int(in_features), "layers": layers,
                        "n_classes": int(n_classes), "arity": int(arity),
                        "parametrization": parametrization, "init": init, "tau": float(tau),
                        "connections": connections, "phi": phi,
                        "encoder": encoder.to_dict() if encoder is not None else None,
                        "backend": backend, "seed": int(seed)}
+        if connections == "learned":
+            self.config.update(candidates=int(candidates), selection=selection)
+        if estimator != "soft":
+            self.config["estimator"] = estimator
 
     @classmethod
     def from_config(cls, config: dict) -> "LogicNet":
