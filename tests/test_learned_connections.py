@@ -20,9 +20,10 @@ def _bits(n, d, seed):
     return (np.random.default_rng(seed).random((n, d)) > 0.5).astype(np.uint8)
 
 
+@pytest.mark.parametrize("dense", [False, True])
 @pytest.mark.parametrize("hard", [False, True])
 @pytest.mark.parametrize("B", [0, 1, 65])
-def test_select_candidates_equals_literal_forward_and_gradients(hard, B):
+def test_select_candidates_equals_literal_forward_and_gradients(hard, B, dense):
     g = torch.Generator().manual_seed(B + 10 * hard)
     n_in, R, K = 13, 21, 5
     cand = torch.randint(0, n_in, (R, K), generator=g)
@@ -32,7 +33,7 @@ def test_select_candidates_equals_literal_forward_and_gradients(hard, B):
     l1 = torch.randn(R, K, generator=g, dtype=torch.float64).requires_grad_()
     l2 = l1.detach().clone().requires_grad_()
     choice = l1.detach().argmax(1) if hard else None
-    y1 = select_candidates(x1, cand, torch.softmax(l1, 1), choice)
+    y1 = select_candidates(x1, cand, torch.softmax(l1, 1), choice, dense=dense)
     y2 = select_candidates_literal(x2, cand, torch.softmax(l2, 1), choice)
     assert y1.shape == (B, R)
     assert torch.allclose(y1, y2, atol=1e-12)
@@ -50,7 +51,9 @@ def test_select_candidates_gradcheck():
     x = torch.rand(4, 7, generator=g, dtype=torch.float64, requires_grad=True)
     cand = torch.randint(0, 7, (6, 3), generator=g)
     p = torch.softmax(torch.randn(6, 3, generator=g, dtype=torch.float64), 1).requires_grad_()
-    assert torch.autograd.gradcheck(lambda a, b: select_candidates(a, cand, b), (x, p))
+    for dense in (False, True):
+        assert torch.autograd.gradcheck(lambda a, b, d=dense: select_candidates(a, cand, b, dense=d),
+                                        (x, p))
 
 
 def _learned_net(k, param="iwp", n_in=24, layers=(60, 45, 30), seed=0, **kw):

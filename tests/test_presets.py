@@ -48,7 +48,7 @@ def test_the_adult_recipe(tmp_path):
 def test_every_built_in_data_set_has_a_preset():
     from dlgn.cli.train_cmd import parse_layers
     from dlgn.frontend.data import DATASETS, PRESETS
-    assert set(PRESETS) == set(DATASETS)
+    assert set(DATASETS) <= set(PRESETS)
     for name, recipe in PRESETS.items():
         assert parse_layers(recipe["layers"]) and recipe["epochs"] >= 1, name
         assert recipe["lr"] > 0 and recipe["tau"] > 0 and recipe["batch_size"] >= 1, name

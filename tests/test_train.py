@@ -244,3 +244,55 @@ def test_demo_steps_are_extensible(monkeypatch, capsys):
                         + [("extra", lambda ctx: calls.append(ctx.data.name))])
     assert main(["demo", "--dataset", "monk2"]) == 0
     assert calls == ["monk2"]
+
+
+def test_validation_split_selects_the_best_epoch_and_tests_once(monk1, tmp_path):
+    n = len(monk1.x_train)
+    seen = []
+    net = _net(monk1)
+    hist = train(net, monk1, epochs=6, batch_size=16, lr=0.1, progress=False, seed=3,
+                 val_split=0.25, log=seen.append)
+    vals = hist["val_discrete_acc"]
+    assert all(v is not None for v in vals)
+    assert hist["discrete_acc"][:-1] == [None] * 5 and hist["discrete_acc"][-1] is not None
+    best = max(range(6), key=lambda i: (vals[i], -i))
+    assert hist["best_epoch"] == best + 1
+    # the net ends with the best epoch's parameters: its validation accuracy is the best one
+    from dlgn.frontend.train import _split_validation
+    _, (xv, yv) = _split_validation(net, monk1, monk1.x_train, monk1.y_train, 0.25, 3)
+    assert len(xv) == round(0.25 * n)
+    assert evaluate(net, xv, yv)["discrete_acc"] == vals[best]
+    # a row count works too, and the data set's own validation split is used when it has one
+    h2 = train(_net(monk1), (monk1.x_train, monk1.y_train), epochs=1, batch_size=16,
+               progress=False, val_split=10)
+    assert h2["val_discrete_acc"][0] is not None and h2["discrete_acc"] == [None]
+    d = {"x_train": monk1.x_train, "y_train": monk1.y_train, "x_val": monk1.x_test[:20],
+         "y_val": monk1.y_test[:20]}
+    assert train(_net(monk1), d, epochs=1, progress=False)["val_discrete_acc"][0] is not None
+    for bad in (-0.1, 1.0 * n, float("nan"), "0.2"):
+        with pytest.raises(ValueError, match="val_split"):
+            train(_net(monk1), monk1, epochs=1, progress=False, val_split=bad)
+
+
+def test_best_selection_resumes_exactly(monk1, tmp_path):
+    kw = dict(epochs=4, batch_size=32, lr=0.05, progress=False, seed=5, val_split=0.2)
+    ref = _net(monk1)
+    h_ref = train(ref, monk1, **kw)
+    ck = tmp_path / "ck.pt"
+    train(_net(monk1), monk1, checkpoint=ck, max_steps=7, **kw)
+    b = _net(monk1)
+    h_b = train(b, monk1, checkpoint=ck, resume=True, **kw)
+    assert _same_state(b.state_dict(), ref.state_dict())
+    assert h_b["val_discrete_acc"] == h_ref["val_discrete_acc"]
+    assert h_b["best_epoch"] == h_ref["best_epoch"]
+
+
+def test_weight_decay_spares_iwp_tables(monk1):
+    """Decay would pull omega towards 1/2; IWP weights and connection logits get none."""
+    from dlgn.frontend.train import _param_groups
+    iwp = _net(monk1, connections="learned", candidates=3)
+    assert [g["weight_decay"] for g in _param_groups(iwp, 0.1)] == [0.0]
+    op = _net(monk1, parametrization="op")
+    assert [g["weight_decay"] for g in _param_groups(op, 0.1)] == [0.1]
+    groups = _param_groups(iwp, 0.1)
+    assert sum(len(g["params"]) for g in groups) == len(list(iwp.parameters()))

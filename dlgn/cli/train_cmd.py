@@ -24,8 +24,13 @@ log = logging.getLogger("dlgn.train")
 
 __all__ = ["add_parser", "run", "parse_layers", "build_net", "resolve_preset"]
 
-#: The options a preset fills in when they are not given (argparse default None).
-PRESET_OPTIONS = ("layers", "epochs", "batch_size", "lr", "tau", "schedule")
+#: The options a preset fills in when they are not given (argparse default None), and the
+#: value each takes when the preset does not say.
+PRESET_DEFAULTS = {"layers": None, "epochs": None, "batch_size": None, "lr": None, "tau": None,
+                   "schedule": "constant", "arity": 2, "connections": "random",
+                   "candidates": 8, "selection": "hard", "estimator": "soft", "bits": None,
+                   "val_split": 0.0}
+PRESET_OPTIONS = tuple(PRESET_DEFAULTS)
 
 
 def parse_layers(text: str) -> list[int]:
@@ -90,6 +95,27 @@ def _dataset_name(text):
     return key
 
 
+def _fraction(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(v) and 0 <= v < 1):
+        raise argparse.ArgumentTypeError(f"must be a fraction in [0, 1), got {text}")
+    return v
+
+
+def _candidates(text):
+    try:
+        vals = [int(v) for v in str(text).split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number or numbers like 64,8,8") \
+            from None
+    if any(not 1 <= v <= 1024 for v in vals):
+        raise argparse.ArgumentTypeError(f"candidates must be 1..1024, got {text}")
+    return vals[0] if len(vals) == 1 else vals
+
+
 positive_int = _int_at_least(1)
 nonneg_int = _int_at_least(0)
 
@@ -107,26 +133,44 @@ def add_parser(sub):
                     "recipe come from the data set's preset, measured to give a good\n"
                     "discrete model; each option given here overrides its part.",
         epilog=f"presets (--preset NAME; default: the --dataset's own):\n{recipes}")
-    p.add_argument("--dataset", required=True, type=_dataset_name,
-                   help=f"one of: {', '.join(DATASETS)}")
+    p.add_argument("--dataset", type=_dataset_name, default=None,
+                   help=f"one of: {', '.join(DATASETS)} (default: the --preset's)")
     p.add_argument("--preset", default=None, choices=sorted(PRESETS), metavar="NAME",
-                   help="training recipe (layers, epochs, batch size, lr, tau, schedule; see "
-                        "below) (default: the --dataset's own)")
+                   help="training recipe (network, encoding, epochs, batch size, lr, tau, "
+                        "schedule; see below) (default: the --dataset's own)")
     p.add_argument("--root", help="data directory (CIFAR; Fashion-MNIST elsewhere than the "
                                   "Debian package's)")
     p.add_argument("--limit", type=positive_int,
                    help="use only the first N training (and test) rows (default: all)")
     p.add_argument("--bits", type=positive_int, help="thermometer bits per numeric feature "
-                   "(default: the data set's recommended encoding)")
+                   "(default: the preset's, else the data set's recommended encoding)")
     p.add_argument("--layers", type=_layers_text, default=None,
                    help="gates per layer, e.g. 4x8000 or 8000,8000,4000 (default: preset)")
-    p.add_argument("--arity", type=positive_int, default=2, help="inputs per gate (1-6)")
+    p.add_argument("--arity", type=positive_int, default=None,
+                   help="inputs per gate (1-6) (default: preset, else 2)")
     p.add_argument("--parametrization", default="iwp", choices=["iwp", "op"],
                    help="iwp: 2^arity input-wise parameters per gate; op: 16 gate logits")
     p.add_argument("--init", default="residual", choices=["residual", "gaussian"],
                    help="initial weights (residual: near the pass-through gate)")
-    p.add_argument("--connections", default="random", choices=["random", "unique"],
-                   help="how each gate's inputs are drawn from the layer before")
+    p.add_argument("--connections", default=None, choices=["random", "unique", "learned"],
+                   help="how each gate's inputs are drawn from the layer before; learned: "
+                        "each input learns which of --candidates sources to read "
+                        "(default: preset, else random)")
+    p.add_argument("--candidates", type=_candidates, default=None,
+                   help="candidate sources per gate input of learned connections: one number, "
+                        "or one per layer (e.g. 64,8,8) (default: preset, else 8)")
+    p.add_argument("--selection", default=None, choices=["soft", "hard", "gumbel"],
+                   help="how a learned connection forwards in training: the softmax "
+                        "mixture, the arg-max candidate (straight-through), or Gumbel-max "
+                        "(default: preset, else hard)")
+    p.add_argument("--estimator", default=None, choices=["soft", "hard", "gumbel"],
+                   help="how a gate forwards in training: relaxed, thresholded "
+                        "(straight-through) or Gumbel-perturbed and thresholded "
+                        "(default: preset, else soft)")
+    p.add_argument("--val-split", type=_fraction, default=None,
+                   help="fraction of the training rows held out for model selection: the "
+                        "epoch of best validation accuracy is kept and the test set is "
+                        "evaluated once, at the end (default: preset, else 0: none)")
     p.add_argument("--phi", default="sigmoid", choices=["sigmoid", "sin"],
                    help="the relaxation of the IWP parameters")
     p.add_argument("--tau", type=positive_float, default=None,
@@ -163,22 +207,45 @@ def add_parser(sub):
 
 
 def _describe(recipe: dict) -> str:
-    return (f"{recipe['layers']}, {recipe['epochs']} epochs, batch {recipe['batch_size']}, "
-            f"lr {recipe['lr']:g}, tau {recipe['tau']:g}"
-            + (f", {recipe['schedule']}" if recipe.get("schedule", "constant") != "constant"
-               else ""))
+    parts = [f"{recipe['layers']}"]
+    if recipe.get("arity", 2) != 2:
+        parts.append(f"{recipe['arity']}-input gates")
+    if recipe.get("connections", "random") != "random":
+        parts.append(f"{recipe['connections']} connections"
+                     + (f" (K={recipe.get('candidates', 8)})"
+                        if recipe["connections"] == "learned" else ""))
+    if recipe.get("estimator", "soft") != "soft":
+        parts.append(f"{recipe['estimator']} gates")
+    if recipe.get("bits"):
+        parts.append(f"{recipe['bits']}-bit thermometer")
+    parts.append(f"{recipe['epochs']} epochs, batch {recipe['batch_size']}, "
+                 f"lr {recipe['lr']:g}, tau {recipe['tau']:g}")
+    if recipe.get("schedule", "constant") != "constant":
+        parts.append(recipe["schedule"])
+    if recipe.get("val_split"):
+        parts.append(f"validation {recipe['val_split']:g}")
+    return (f"{recipe['dataset']}: " if recipe.get("dataset") else "") + ", ".join(parts)
 
 
 def resolve_preset(args) -> dict:
     """Fill the options left at None from the preset (``--preset``, else the data set's
     own); returns the recipe used."""
     from ..frontend.data import PRESETS
+    if args.preset is None and args.dataset is None:
+        raise UsageError("give --dataset NAME or --preset NAME")
     name = args.preset or args.dataset
     recipe = dict(PRESETS[name])
+    own = recipe.get("dataset", name)
+    if args.dataset is None:
+        args.dataset = own
+    elif args.preset is not None and args.dataset != own:
+        raise UsageError(f"preset {name} is a recipe for {own}, not for --dataset "
+                         f"{args.dataset}")
     for key in PRESET_OPTIONS:
         if getattr(args, key, None) is None:
-            setattr(args, key, recipe.get(key, "constant" if key == "schedule" else None))
-    return {"name": name, **{k: getattr(args, k) for k in PRESET_OPTIONS}}
+            setattr(args, key, recipe.get(key, PRESET_DEFAULTS[key]))
+    return {"name": name, "dataset": args.dataset,
+            **{k: getattr(args, k) for k in PRESET_OPTIONS}}
 
 
 def build_net(args, data):
@@ -201,7 +268,8 @@ def build_net(args, data):
                    n_classes=data.n_classes, arity=args.arity,
                    parametrization=args.parametrization, init=args.init, tau=args.tau,
                    connections=args.connections, phi=args.phi, encoder=encoder,
-                   seed=args.seed)
+                   seed=args.seed, candidates=args.candidates, selection=args.selection,
+                   estimator=args.estimator)
     if getattr(args, "dtype", "float32") == "float64":
         net = net.double()
     return net
@@ -245,7 +313,8 @@ def _train_rank(rank: int, args) -> dict:
     hist = train(net, data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                  device=args.device, seed=args.seed, checkpoint=args.checkpoint,
                  resume=args.resume, eval_every=args.eval_every, schedule=args.schedule,
-                 progress=not args.no_progress and rank == 0, log=args.log)
+                 progress=not args.no_progress and rank == 0, log=args.log,
+                 val_split=args.val_split)
     if rank == 0:
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -293,9 +362,9 @@ def _resume_hint(args) -> str:
 def run(args) -> int:
     if args.resume and not args.checkpoint:
         raise UsageError("--resume needs --checkpoint")
+    recipe = resolve_preset(args)
     if args.arity > 6:
         raise UsageError(f"--arity must be 1..6, got {args.arity}")
-    recipe = resolve_preset(args)
     parse_layers(args.layers)
     check_outputs(args)
     log.info("recipe (preset %s; options given here override it): %s", recipe["name"],

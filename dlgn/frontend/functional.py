@@ -28,7 +28,8 @@ import torch
 from dlgn.compiler.gates import MAX_ARITY
 
 __all__ = ["logic_forward_torch", "logic_forward_literal", "logic_forward_hard",
-           "check_layer_args", "reduced_coeffs", "select_candidates", "select_candidates_literal"]
+           "check_layer_args", "reduced_coeffs", "select_candidates", "select_candidates_literal",
+           "dense_selection"]
 
 
 def check_layer_args(x: torch.Tensor, idx: torch.Tensor, omega: torch.Tensor) -> int:
@@ -92,15 +93,20 @@ class _Select(torch.autograd.Function):
     ``sum_j p[r, j] * xt[cand[r, j]]`` (``hard``: the value of the chosen candidate
     ``xt[cand[r, choice[r]]]``, with the mixture's gradient -- a straight-through estimator).
 
-    Neither direction materializes the K gathered candidates ([R, K, B]): the forward
-    accumulates one candidate column at a time, and the backward gathers each candidate row
-    again instead of saving it (K gathers of [R, B] each way; memory of one)."""
+    Neither path materializes the K gathered candidates ([R, K, B]).  ``dense=False``
+    accumulates one candidate column at a time and the backward gathers each candidate row
+    again instead of saving it (K gathers of [R, B] each way, memory of one); ``dense=True``
+    scatters p into a matrix P [R, in] and uses two matrix products, which is several times
+    faster once K is more than a few percent of the inputs (benchmarks/learned_bench.py)."""
 
     @staticmethod
-    def forward(ctx, xt, cand, p, choice):
+    def forward(ctx, xt, cand, p, choice, dense):
         ctx.save_for_backward(xt, cand, p)
+        ctx.dense = dense
         if choice is not None:
             return xt.index_select(0, cand.gather(1, choice.unsqueeze(1)).squeeze(1))
+        if dense:
+            return _scatter_p(cand, p, xt.shape[0]) @ xt
         acc = torch.zeros(cand.shape[0], xt.shape[1], dtype=xt.dtype, device=xt.device)
         for j in range(cand.shape[1]):
             acc.addcmul_(xt.index_select(0, cand[:, j]), p[:, j:j + 1])
@@ -111,6 +117,12 @@ class _Select(torch.autograd.Function):
         xt, cand, p = ctx.saved_tensors
         g = g.contiguous()
         gx = gp = None
+        if ctx.dense:
+            if ctx.needs_input_grad[0]:
+                gx = _scatter_p(cand, p, xt.shape[0]).t() @ g
+            if ctx.needs_input_grad[2]:
+                gp = (g @ xt.t()).gather(1, cand)
+            return gx, None, gp, None, None
         if ctx.needs_input_grad[0]:
             gx = torch.zeros_like(xt)
         if ctx.needs_input_grad[2]:
@@ -120,19 +132,33 @@ class _Select(torch.autograd.Function):
                 gp[:, j] = (g * xt.index_select(0, cand[:, j])).sum(1)
             if gx is not None:
                 gx.index_add_(0, cand[:, j], g * p[:, j:j + 1])
-        return gx, None, gp, None
+        return gx, None, gp, None, None
+
+
+def _scatter_p(cand, p, n_in):
+    """P [R, n_in] with P[r, i] = the sum of p[r, j] over the candidates j that are input i."""
+    return torch.zeros(cand.shape[0], n_in, dtype=p.dtype, device=p.device).scatter_add_(1, cand, p)
+
+
+def dense_selection(n_in: int, n_rows: int, k: int) -> bool:
+    """Whether :func:`select_candidates` uses the matrix-product path: K >= 16 or K at least
+    1 % of the inputs, while P [rows, in] stays under 2**26 entries."""
+    return (k >= 16 or 100 * k >= n_in) and n_rows * n_in <= 1 << 26
 
 
 def select_candidates(x: torch.Tensor, cand: torch.Tensor, p: torch.Tensor,
-                      choice: torch.Tensor | None = None) -> torch.Tensor:
+                      choice: torch.Tensor | None = None, dense: bool | None = None) -> torch.Tensor:
     """Learned wiring: x[B, in], cand long [R, K] (candidate inputs of R gate inputs), p[R, K]
     (their weights, rows summing to 1) -> z[B, R] with ``z[:, r] = sum_j p[r, j] x[:, cand[r, j]]``.
     ``choice`` (long [R]): forward the chosen candidate only, backward as the mixture
-    (straight-through).  Differentiable in x and p; the result is a transposed view."""
+    (straight-through).  ``dense``: the matrix-product path (None: :func:`dense_selection`
+    decides).  Differentiable in x and p; the result is a transposed view."""
     if cand.dim() != 2 or cand.dtype != torch.long or p.shape != cand.shape:
         raise ValueError(f"cand must be long [R, K] and p the same shape, got "
                          f"{cand.dtype} {tuple(cand.shape)} and {tuple(p.shape)}")
-    return _Select.apply(x.t(), cand, p.to(x.dtype), choice).t()
+    if dense is None:
+        dense = dense_selection(x.shape[1], cand.shape[0], cand.shape[1])
+    return _Select.apply(x.t(), cand, p.to(x.dtype), choice, bool(dense)).t()
 
 
 def select_candidates_literal(x, cand, p, choice=None):

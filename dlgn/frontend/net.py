@@ -28,7 +28,9 @@ class LogicNet(nn.Module):
 
     ``encoder``: a fitted encoder module (or its ``to_dict()``); ``in_features`` is then the
     encoder's raw feature count and the netlist reads the encoded bits.  ``seed`` fixes the
-    connections and the initialization (None: a random seed, recorded in ``config``)."""
+    connections and the initialization (None: a random seed, recorded in ``config``).
+    ``connections="learned"``: ``candidates`` (an int, or one per layer) and ``selection``
+    go to every :class:`LogicLayer`, as does ``estimator``."""
 
     def __init__(self, in_features: int, layers=(8000,) * 4, n_classes: int = 10, arity: int = 2,
                  parametrization: str = "iwp", init: str = "residual", tau: float = 10.0,
@@ -63,9 +65,13 @@ class LogicNet(nn.Module):
         self.head.group_sizes(layers[-1])  # raises if the last width is not divisible
         gen = torch.Generator().manual_seed(int(seed))
         widths = [self.n_inputs] + layers
+        per_layer = list(candidates) if isinstance(candidates, (list, tuple)) \
+            else [candidates] * len(layers)
+        if len(per_layer) != len(layers):
+            raise ValueError(f"candidates: one per layer ({len(layers)}), got {len(per_layer)}")
         self.layers = nn.ModuleList(
             LogicLayer(widths[i], widths[i + 1], arity, parametrization, init, connections, phi,
-                       backend, generator=gen, candidates=candidates, selection=selection,
+                       backend, generator=gen, candidates=per_layer[i], selection=selection,
                        estimator=estimator) for i in range(len(layers)))
         self.config = {"in_features": int(in_features), "layers": layers,
                        "n_classes": int(n_classes), "arity": int(arity),
@@ -74,7 +80,9 @@ class LogicNet(nn.Module):
                        "encoder": encoder.to_dict() if encoder is not None else None,
                        "backend": backend, "seed": int(seed)}
         if connections == "learned":
-            self.config.update(candidates=int(candidates), selection=selection)
+            self.config.update(candidates=[int(c) for c in per_layer]
+                               if isinstance(candidates, (list, tuple)) else int(candidates),
+                               selection=selection)
         if estimator != "soft":
             self.config["estimator"] = estimator
 

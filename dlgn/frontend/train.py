@@ -295,6 +295,12 @@ def load_checkpoint(path) -> dict:
         if not isinstance(v, typ) or isinstance(v, bool) or (key == "partial" and len(v) != 3):
             raise CheckpointError(f"{path}: field {key!r} of the checkpoint is missing or "
                                   f"not {what}")
+    best = ck.get("best")
+    if best is not None and not (isinstance(best, dict) and isinstance(best.get("acc"), float)
+                                 and isinstance(best.get("epoch"), int)
+                                 and isinstance(best.get("model", {}), dict)):
+        raise CheckpointError(f"{path}: field 'best' of the checkpoint is not "
+                              f"{{acc, epoch, model}}")
     return ck
 
 
@@ -386,6 +392,43 @@ def _barrier(world: int):
 
 
 # ---------------------------------------------------------------- training
+def _split_validation(net, data, xtr, ytr, val_split, seed):
+    """((x_train, y_train), (x_val, y_val) or None): ``val_split`` rows of the training set
+    (a fraction, or a count), drawn by a permutation of ``seed`` and removed from it; else
+    the data set's own validation split when it has one."""
+    if isinstance(val_split, bool) or not isinstance(val_split, (int, float)) \
+            or not math.isfinite(val_split) or val_split < 0:
+        raise TrainingError(f"val_split must be a fraction in [0, 1) or a row count, got "
+                            f"{val_split!r}")
+    if val_split == 0:
+        if isinstance(data, dict):
+            xva, yva = data.get("x_val"), data.get("y_val")
+        else:
+            xva, yva = getattr(data, "x_val", None), getattr(data, "y_val", None)
+        if xva is None or yva is None:
+            return (xtr, ytr), None
+        return (xtr, ytr), _check_xy(net, xva, yva, "validation")
+    n_val = int(round(val_split * len(xtr))) if val_split < 1 else int(val_split)
+    if not 1 <= n_val < len(xtr):
+        raise TrainingError(f"val_split {val_split!r} gives {n_val} validation rows of "
+                            f"{len(xtr)}: need at least one on each side")
+    g = torch.Generator().manual_seed(int(seed) + 7919)
+    perm = torch.randperm(len(xtr), generator=g).numpy()
+    va, tr = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    return (xtr[tr], ytr[tr]), (xtr[va], ytr[va])
+
+
+def _param_groups(net, weight_decay: float) -> list:
+    """Adam's parameter groups: no weight decay on IWP truth tables or connection logits."""
+    free, decayed = [], []
+    for module in net.modules():
+        for name, p in module.named_parameters(recurse=False):
+            iwp = name == "weight" and getattr(module, "parametrization", None) == "iwp"
+            (free if iwp or name == "conn_weight" else decayed).append(p)
+    return [g for g in ({"params": free, "weight_decay": 0.0},
+                        {"params": decayed, "weight_decay": weight_decay}) if g["params"]]
+
+
 def _batch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     g = torch.Generator()
     g.manual_seed((int(seed) * 1_000_003 + int(epoch)) % (2 ** 63))
@@ -409,7 +452,7 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
           checkpoint_every: int = 0, max_steps: int | None = None,
           eval_batch_size: int = 1024, weight_decay: float = 0.0,
           eval_train: int = 0, schedule: str = "constant",
-          discrete: str = "auto") -> dict:
+          discrete: str = "auto", val_split: float = 0.0, select_best: bool = True) -> dict:
     """Train ``net`` on ``data`` with Adam; returns the history dict.
 
     ``data``: a :class:`~dlgn.frontend.data.Dataset` (raw features, encoded by the net) or
@@ -423,6 +466,14 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
     ``schedule``: ``"constant"`` learning rate, or ``"cosine"`` decay from ``lr`` to 0 over
     all steps (a function of the global step, so it resumes exactly).
     ``discrete``: how discrete accuracy is measured, see :func:`evaluate`.
+    ``val_split``: a fraction in (0, 1) (or a row count >= 1) of the training rows carved off
+    as a validation set (a fixed permutation of ``seed``; a Dataset's own ``x_val``/``y_val``
+    are used when it has them and ``val_split`` is 0).  With a validation set, every
+    evaluation is on it, the test set is evaluated once, at the end, and with
+    ``select_best`` the net ends with the parameters of the epoch of best discrete
+    validation accuracy (the first such epoch; kept in the checkpoint, so it resumes).
+    ``weight_decay`` never applies to IWP truth-table weights (decay pulls omega towards the
+    undecided 1/2) nor to connection logits (towards the uniform mixture).
     History: lists ``epoch``, ``step``, ``loss``, ``train_acc`` (running, soft),
     ``soft_acc``, ``discrete_acc`` (test; None when not evaluated), ``seconds``.
     """
@@ -439,6 +490,8 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
         dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
     xtr, ytr, xte, yte = _as_arrays(data)
     xtr, ytr = _check_xy(net, xtr, ytr, "train")
+    (xtr, ytr), val = _split_validation(net, data, xtr, ytr, val_split, seed)
+    has_val = val is not None
     has_test = xte is not None and yte is not None
     if has_test:
         xte, yte = _check_xy(net, xte, yte, "test")
@@ -451,10 +504,14 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
     Xtr, Ytr = _encode(net, xtr, dev), torch.from_numpy(ytr).to(dev)
     if has_test:
         Xte, Yte = _encode(net, xte, dev), torch.from_numpy(yte).to(dev)
-    opt = torch.optim.Adam(net.parameters(), lr=float(lr), weight_decay=float(weight_decay))
+    if has_val:
+        Xva, Yva = _encode(net, val[0], dev), torch.from_numpy(val[1]).to(dev)
+    opt = torch.optim.Adam(_param_groups(net, float(weight_decay)), lr=float(lr))
     torch.manual_seed(seed)
     hist = {k: [] for k in ("epoch", "step", "loss", "train_acc", "soft_acc",
-                            "discrete_acc", "train_soft_acc", "train_discrete_acc", "seconds")}
+                            "discrete_acc", "train_soft_acc", "train_discrete_acc",
+                            "val_soft_acc", "val_discrete_acc", "seconds")}
+    best = {"acc": -1.0, "epoch": 0, "model": None}
     start_epoch, start_in_epoch, step, elapsed = 0, 0, 0, 0.0
     partial, loss_sum, correct, seen = None, 0.0, 0, 0
     ck_path = Path(checkpoint) if checkpoint else None
@@ -468,6 +525,11 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
         start_epoch, start_in_epoch = int(ck["epoch"]), int(ck["step_in_epoch"])
         step, elapsed = int(ck["step"]), float(ck["seconds"])
         hist = json.loads(ck["history"])
+        for k in ("val_soft_acc", "val_discrete_acc"):     # a checkpoint of an older dlgn
+            hist.setdefault(k, [None] * len(hist["epoch"]))
+        if isinstance(ck.get("best"), dict):
+            best = {"acc": float(ck["best"]["acc"]), "epoch": int(ck["best"]["epoch"]),
+                    "model": ck["best"].get("model")}
         partial = (float(ck["partial"][0]), int(ck["partial"][1]), int(ck["partial"][2]))
         logger.info("resumed from %s at epoch %d, step %d", ck_path, start_epoch, step)
     elif resume and ck_path is not None:
@@ -496,7 +558,7 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
         _atomic_save({"format": CHECKPOINT_FORMAT, "model": net.state_dict(),
                       "optimizer": opt.state_dict(), "rng": _rng_state(), "epoch": epoch_,
                       "step_in_epoch": in_epoch_, "step": step, "seconds": secs,
-                      "partial": part,
+                      "partial": part, "best": {k: v for k, v in best.items() if v is not None},
                       "config": _config_json(net), "history": json.dumps(hist),
                       "args": {"batch_size": int(batch_size), "lr": float(lr),
                                "seed": int(seed), "world_size": world,
@@ -567,10 +629,22 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
             record = {"epoch": epoch + 1, "step": step, "loss": loss_sum / max(1, seen),
                       "train_acc": correct / max(1, seen), "soft_acc": None, "discrete_acc": None,
                       "train_soft_acc": None, "train_discrete_acc": None,
+                      "val_soft_acc": None, "val_discrete_acc": None,
                       "seconds": round(elapsed, 3)}
             last = epoch + 1 == int(epochs)
             if main and (last or (eval_every and (epoch + 1) % int(eval_every) == 0)):
-                if has_test:
+                if has_val:
+                    r = _evaluate_encoded(net, Xva, Yva, encoded, eval_batch_size, discrete)
+                    record["val_soft_acc"], record["val_discrete_acc"] = r["soft_acc"], r["discrete_acc"]
+                    if select_best and r["discrete_acc"] > best["acc"]:
+                        best = {"acc": r["discrete_acc"], "epoch": epoch + 1,
+                                "model": {k: v.detach().cpu().clone()
+                                          for k, v in net.state_dict().items()}}
+                    if last and select_best and best["model"] is not None:
+                        net.load_state_dict(best["model"])
+                        logger.info("selected epoch %d (validation discrete accuracy %.4f)",
+                                    best["epoch"], best["acc"])
+                if has_test and (last or not has_val):
                     record.update(_evaluate_encoded(net, Xte, Yte, encoded, eval_batch_size,
                                                     discrete))
                 if eval_train:
@@ -580,10 +654,12 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
             for k in hist:
                 hist[k].append(record[k])
             if main:
-                logger.info("epoch %d/%d  loss %.4f  train %.4f  test soft %s  discrete %s  "
+                logger.info("epoch %d/%d  loss %.4f  train %.4f  %s  test soft %s  discrete %s  "
                             "(training: epoch %.1f s, total %.1f s)", epoch + 1, epochs,
-                            record["loss"],
-                            record["train_acc"], _fmt(record["soft_acc"]),
+                            record["loss"], record["train_acc"],
+                            f"val soft {_fmt(record['val_soft_acc'])} discrete "
+                            f"{_fmt(record['val_discrete_acc'])}" if has_val else "",
+                            _fmt(record["soft_acc"]),
                             _fmt(record["discrete_acc"]), epoch_secs, elapsed)
                 _emit(log, record)
             save(epoch + 1, 0, elapsed)
@@ -596,6 +672,7 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
     net.train()
     hist["stopped"] = stopped
     hist["steps"] = step
+    hist["best_epoch"] = best["epoch"] if best["model"] is not None else None
     if rank == 0:
         _warn_discrete_gap(hist)
     return hist
