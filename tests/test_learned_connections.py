@@ -191,3 +191,40 @@ def test_learned_net_save_load_round_trip(tmp_path):
     assert back.config == net.config
     a, b = net.discretize(), back.discretize()
     assert np.array_equal(a.fanin, b.fanin) and np.array_equal(a.table, b.table)
+
+
+def test_learnable_thermometer_trains_and_lowers_exactly(tmp_path):
+    """Learned thresholds move in training; the netlist's encoder metadata holds the moved
+    thresholds, so raw features through ``encode`` + the simulator give the eval forward."""
+    from dlgn.compiler.encoding import encode
+    from dlgn.frontend.checkpoint import load_model, save_model
+    from dlgn.frontend.encoders import ThermometerEncoder, encoder_from_dict
+    g = np.random.default_rng(0)
+    X = g.random((400, 6)).astype(np.float32) * np.array([1, 2, 5, 10, 1, 1], np.float32)
+    y = ((X[:, 0] > 0.7) ^ (X[:, 2] > 1.0)).astype(np.int64)
+    enc = ThermometerEncoder(3, learnable=True).fit(X)
+    fixed = ThermometerEncoder(3).fit(X)
+    assert torch.allclose(enc.thresholds, fixed.thresholds, rtol=0, atol=1e-12)
+    assert enc.thresholds.dtype == torch.float64
+    net = LogicNet(6, [48, 24], n_classes=2, tau=2.0, encoder=enc, connections="learned",
+                   candidates=4, seed=0)
+    t0 = enc.thresholds.detach().clone()
+    train(net, (X, y, X, y), epochs=4, batch_size=50, lr=0.05, progress=False, eval_every=0)
+    assert not torch.equal(enc.thresholds.detach(), t0)          # the thresholds learned
+    nl = net.discretize()
+    d = nl.meta["encoder"]
+    assert d["learnable"] and np.array_equal(np.asarray(d["thresholds"]),
+                                             enc.thresholds.detach().numpy())
+    net.eval()
+    with torch.no_grad():
+        want = net(torch.from_numpy(X)).argmax(1).numpy()
+    from dlgn.compiler.simulate import predict
+    assert np.array_equal(predict(nl, encode(d, X)), want)
+    # the model file keeps them; float32 conversion keeps them float64
+    save_model(net, tmp_path / "m.pt")
+    back = load_model(tmp_path / "m.pt")
+    assert torch.equal(back.encoder.thresholds, enc.thresholds.detach())
+    back.float()
+    assert back.encoder.thresholds.dtype == torch.float64
+    assert isinstance(back.encoder.position, torch.nn.Parameter)
+    assert encoder_from_dict(d).learnable

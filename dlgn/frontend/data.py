@@ -440,7 +440,8 @@ def make_encoder(data: Dataset, spec: dict | None = None):
     kind = spec.get("kind")
     x = data.x_train
     if kind == "thermometer":
-        enc = E.ThermometerEncoder(int(spec["n_bits"]), method=spec.get("method", "uniform"))
+        enc = E.ThermometerEncoder(int(spec["n_bits"]), method=spec.get("method", "uniform"),
+                                   learnable=bool(spec.get("learnable", False)))
         fit_x = x
         if "range" in spec and spec.get("method", "uniform") == "uniform":
             lo, hi = spec["range"]    # fit on the nominal range, not the sample's extremes

@@ -105,7 +105,10 @@ class _Encoder(nn.Module):
         for n, t in keep.items():
             cur = getattr(self, n)
             if cur.dtype != torch.float64:
-                setattr(self, n, t.to(device=cur.device))
+                if isinstance(cur, nn.Parameter):
+                    cur.data = t.detach().to(device=cur.device)
+                else:
+                    setattr(self, n, t.to(device=cur.device))
         return out
 
     @property
@@ -137,18 +140,38 @@ class _Encoder(nn.Module):
 
 
 class ThermometerEncoder(_Encoder):
-    """``n_bits`` threshold bits per feature (the output has ``n_features * n_bits`` bits)."""
+    """``n_bits`` threshold bits per feature (the output has ``n_features * n_bits`` bits).
+
+    ``learnable=True``: the thresholds are trained with the net.  They start where ``fit``
+    puts them and are parametrized in units of the feature's fitted span (parameter
+    ``position`` [F, n], threshold = low + span * position, float64), so one learning rate
+    suits every feature.  In training mode a bit is ``x > threshold`` in the forward and
+    ``sigmoid((x - threshold) / width)`` in the backward (straight-through; width = span /
+    (2 (n + 1))); in eval mode, in :meth:`to_dict` and so in the netlist it is the exact
+    comparison with the current thresholds."""
     type_name = "thermometer"
     _exact = ("thresholds",)
 
-    def __init__(self, n_bits: int, method: str = "uniform"):
+    def __init__(self, n_bits: int, method: str = "uniform", learnable: bool = False):
         super().__init__()
         if isinstance(n_bits, bool) or not isinstance(n_bits, int) or n_bits < 1:
             raise ValueError(f"n_bits must be a positive int, got {n_bits!r}")
         if method not in THERMOMETER_METHODS:
             raise ValueError(f"method must be one of {THERMOMETER_METHODS}, got {method!r}")
-        self.bits_per_feature, self.method = n_bits, method
-        self.register_buffer("thresholds", None)
+        self.bits_per_feature, self.method, self.learnable = n_bits, method, bool(learnable)
+        if self.learnable:
+            self._exact = ("position", "low", "span")
+            self.register_parameter("position", None)
+            self.register_buffer("low", None)
+            self.register_buffer("span", None)
+        else:
+            self.register_buffer("thresholds", None)
+
+    def __getattr__(self, name):
+        if name == "thresholds" and self.__dict__.get("learnable"):
+            pos = self._parameters.get("position")
+            return None if pos is None else self._buffers["low"] + self._buffers["span"] * pos
+        return super().__getattr__(name)
 
     def fit(self, X):
         X = check_features(X)
@@ -164,8 +187,21 @@ class ThermometerEncoder(_Encoder):
         return self
 
     def _set(self, thr):
-        self.thresholds = torch.from_numpy(np.array(thr, dtype=np.float64))
+        thr = np.array(thr, dtype=np.float64)
         self._n_features = int(thr.shape[0])
+        if not self.learnable:
+            self.thresholds = torch.from_numpy(thr)
+            return
+        lo = thr.min(axis=1, keepdims=True) if thr.size else np.zeros((thr.shape[0], 1))
+        hi = thr.max(axis=1, keepdims=True) if thr.size else np.zeros((thr.shape[0], 1))
+        n = self.bits_per_feature
+        span = np.where(hi > lo, (hi - lo) * (n + 1) / max(1, n - 1), 1.0) if n > 1 \
+            else np.maximum(np.abs(lo), 1.0)
+        low = lo - span / (n + 1) if n > 1 else lo - 0.5 * span
+        self.low = torch.from_numpy(low)
+        self.span = torch.from_numpy(span)
+        # thresholds = low + span * position: the fitted ones (up to rounding) to start with
+        self.position = nn.Parameter(torch.from_numpy((thr - low) / span))
 
     @property
     def n_bits(self) -> int:
@@ -174,18 +210,28 @@ class ThermometerEncoder(_Encoder):
     def forward(self, X) -> torch.Tensor:
         self._need_fit()
         X = _check_torch(self._select(X), self._n_features)
-        bits = X.unsqueeze(2) > self.thresholds.to(X.device).unsqueeze(0)
-        return bits.reshape(X.shape[0], -1).to(torch.get_default_dtype())
+        thr = self.thresholds
+        bits = X.unsqueeze(2) > thr.detach().to(X.device).unsqueeze(0)
+        out = bits.to(torch.get_default_dtype())
+        if self.learnable and self.training and torch.is_grad_enabled():
+            width = self.span / (2 * (self.bits_per_feature + 1))
+            soft = torch.sigmoid((X.unsqueeze(2) - thr.unsqueeze(0)) / width.unsqueeze(0))
+            out = out + (soft - soft.detach()).to(out.dtype)
+        return out.reshape(X.shape[0], -1)
 
     def to_dict(self) -> dict:
         self._need_fit()
-        return self._crop_dict({"type": self.type_name, "n_features": self._n_features,
-                                "bits_per_feature": self.bits_per_feature, "method": self.method,
-                                "thresholds": self.thresholds.cpu().tolist()})
+        d = {"type": self.type_name, "n_features": self._n_features,
+             "bits_per_feature": self.bits_per_feature, "method": self.method,
+             "thresholds": self.thresholds.detach().cpu().tolist()}
+        if self.learnable:
+            d["learnable"] = True
+        return self._crop_dict(d)
 
     @classmethod
     def _from_dict(cls, d):
-        enc = cls(d["bits_per_feature"], d.get("method", "uniform"))
+        enc = cls(d["bits_per_feature"], d.get("method", "uniform"),
+                  learnable=bool(d.get("learnable", False)))
         enc._set(np.asarray(d["thresholds"], dtype=np.float64).reshape(d["n_features"],
                                                                         d["bits_per_feature"]))
         return enc

@@ -160,5 +160,7 @@ class LogicNet(nn.Module):
         for module in self.layers:
             lits = module.lower(b, lits)
         lits = self.head.lower(b, lits)
+        # the encoder as it is now (learnable thresholds have moved since the config)
+        encoder = self.encoder.to_dict() if self.encoder is not None else None
         return b.finish(lits, group_sizes=self.head.group_sizes(len(lits)), tau=self.head.tau,
-                        meta={"encoder": self.config["encoder"], "config": self.config})
+                        meta={"encoder": encoder, "config": self.config})

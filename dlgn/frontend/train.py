@@ -139,9 +139,12 @@ def _resolve_device(device) -> torch.device:
 
 
 def _can_encode(net) -> bool:
-    """Whether the net's fixed encoder can run once up front: it has ``encode`` and
-    ``forward_bits``."""
-    return callable(getattr(net, "encode", None)) and callable(getattr(net, "forward_bits", None))
+    """Whether the net's encoder is fixed and can run once up front: the net has ``encode``
+    and ``forward_bits``, and the encoder (if any) has no trainable parameters."""
+    enc = getattr(net, "encoder", None)
+    learns = isinstance(enc, torch.nn.Module) and any(p.requires_grad for p in enc.parameters())
+    return callable(getattr(net, "encode", None)) and callable(getattr(net, "forward_bits", None)) \
+        and not learns
 
 
 def _forward_bits(net, bits: torch.Tensor) -> torch.Tensor:
