@@ -70,3 +70,19 @@ def test_a_collapsed_discrete_model_is_warned_about(tmp_path, caplog):
     assert hist["soft_acc"][-1] - hist["discrete_acc"][-1] > 0.10
     warned = [r.getMessage() for r in caplog.records if "below the soft" in r.getMessage()]
     assert len(warned) == 1 and "points below the soft" in warned[0]
+
+
+def test_crop_and_learned_thresholds_options(tmp_path):
+    """--crop fits the thermometer on the central square and reads it from raw rows;
+    --learn-thresholds trains the thresholds; the netlist's encoder holds both."""
+    _train(tmp_path, "--dataset", "digits", "--crop", "6", "--learn-thresholds", "--bits", "2",
+           "--layers", "2x100", "--epochs", "1", "--connections", "learned",
+           "--candidates", "16,4", "--estimator", "hard", "--val-split", "0.1")
+    from dlgn.frontend.checkpoint import load_model
+    net = load_model(tmp_path / "m.pt")
+    d = net.discretize().meta["encoder"]
+    assert d["learnable"] and len(d["select"]) == 36 and d["raw_features"] == 64
+    assert net.config["candidates"] == [16, 4] and net.config["estimator"] == "hard"
+    assert main(["-q", "train", "--dataset", "monk1", "--crop", "3",
+                 "-o", str(tmp_path / "x.pt")]) == 2          # one-hot data: a usage error
+    assert not (tmp_path / "x.pt").exists()

@@ -29,7 +29,7 @@ __all__ = ["add_parser", "run", "parse_layers", "build_net", "resolve_preset"]
 PRESET_DEFAULTS = {"layers": None, "epochs": None, "batch_size": None, "lr": None, "tau": None,
                    "schedule": "constant", "arity": 2, "connections": "random",
                    "candidates": 8, "selection": "hard", "estimator": "soft", "bits": None,
-                   "val_split": 0.0}
+                   "crop": None, "learn_thresholds": False, "val_split": 0.0}
 PRESET_OPTIONS = tuple(PRESET_DEFAULTS)
 
 
@@ -144,6 +144,11 @@ def add_parser(sub):
                    help="use only the first N training (and test) rows (default: all)")
     p.add_argument("--bits", type=positive_int, help="thermometer bits per numeric feature "
                    "(default: the preset's, else the data set's recommended encoding)")
+    p.add_argument("--crop", type=positive_int, default=None,
+                   help="read only the central N x N pixels of image rows (default: preset, "
+                        "else the whole image)")
+    p.add_argument("--learn-thresholds", action="store_const", const=True, default=None,
+                   help="train the thermometer thresholds with the net (default: preset)")
     p.add_argument("--layers", type=_layers_text, default=None,
                    help="gates per layer, e.g. 4x8000 or 8000,8000,4000 (default: preset)")
     p.add_argument("--arity", type=positive_int, default=None,
@@ -216,8 +221,11 @@ def _describe(recipe: dict) -> str:
                         if recipe["connections"] == "learned" else ""))
     if recipe.get("estimator", "soft") != "soft":
         parts.append(f"{recipe['estimator']} gates")
-    if recipe.get("bits"):
-        parts.append(f"{recipe['bits']}-bit thermometer")
+    if recipe.get("crop"):
+        parts.append(f"{recipe['crop']}x{recipe['crop']} crop")
+    if recipe.get("bits") or recipe.get("learn_thresholds"):
+        parts.append(f"{recipe.get('bits') or 'default'}-bit "
+                     + ("learned " if recipe.get("learn_thresholds") else "") + "thermometer")
     parts.append(f"{recipe['epochs']} epochs, batch {recipe['batch_size']}, "
                  f"lr {recipe['lr']:g}, tau {recipe['tau']:g}")
     if recipe.get("schedule", "constant") != "constant":
@@ -263,6 +271,11 @@ def build_net(args, data):
         else:
             raise UsageError(f"--bits does not apply to {data.name}'s "
                              f"{spec.get('kind')} encoding")
+    if args.crop or args.learn_thresholds:
+        if spec.get("kind") != "thermometer":
+            raise UsageError(f"--crop and --learn-thresholds apply to a thermometer encoding, "
+                             f"not to {data.name}'s {spec.get('kind')}")
+        spec.update(crop=args.crop, learnable=bool(args.learn_thresholds))
     encoder = make_encoder(data, spec)
     net = LogicNet(data.n_features, layers=parse_layers(args.layers),
                    n_classes=data.n_classes, arity=args.arity,

@@ -439,6 +439,18 @@ def make_encoder(data: Dataset, spec: dict | None = None):
     spec = dict(data.encoder if spec is None else spec)
     kind = spec.get("kind")
     x = data.x_train
+    if spec.get("crop"):       # fit on the central crop's columns, then read them from raw rows
+        from dlgn.compiler.encoding import central_crop
+        F = x.shape[1]
+        h, w = spec.get("image") or (int(round(F ** 0.5)),) * 2
+        if h * w != F:
+            raise DatasetError(f"crop: {data.name} rows have {F} features, not a {h}x{w} "
+                               f"image (give the encoder spec an 'image': [h, w])")
+        sel = central_crop(h, w, int(spec["crop"]))
+        inner = dict(spec, crop=None)
+        cropped = Dataset(data.name, x[:, sel], data.y_train, data.x_test[:, sel], data.y_test,
+                          data.n_classes, encoder=inner)
+        return make_encoder(cropped, inner).crop(sel, F)
     if kind == "thermometer":
         enc = E.ThermometerEncoder(int(spec["n_bits"]), method=spec.get("method", "uniform"),
                                    learnable=bool(spec.get("learnable", False)))
