@@ -36,12 +36,14 @@ cache.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 from ..compiler.netlist import Netlist
 from .cfamily import CFamilyEmitter
+from .cprogram import emit_code, gate_program
 
 __all__ = ["emit", "emit_sources", "auto_parts", "PART_GATES", "emit_header", "write_files",
-           "cdef", "CEmitter", "DEFAULT_CHUNK_GATES"]
+           "cdef", "CEmitter", "DEFAULT_CHUNK_GATES", "PROGRAM_GATES", "MODES", "resolve_mode"]
 
 DEFAULT_CHUNK_GATES = 128
 _WORD_BITS = (64, 128, 256, 512)
@@ -479,14 +481,126 @@ _HEAD_UNPACK = r"""        if ((mode & 3) == 1) {
         }"""
 
 
+_PROGRAM_EVAL = r"""
+#if defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+static uint32_t @P@_ld32(const unsigned char *p)
+{ return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+#else
+static uint32_t @P@_ld32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+#endif
+/* ANF masks c0, ca, cb, cab of the 16 codes */
+#define DLGN_M(c, i) ((((c) >> (i)) & 1) ? ~UINT64_C(0) : UINT64_C(0))
+#define DLGN_M4(c) { DLGN_M(c, 0), DLGN_M(c, 1), DLGN_M(c, 2), DLGN_M(c, 3) }
+static const uint64_t @P@_anf[16][4] = {
+    DLGN_M4(0), DLGN_M4(1), DLGN_M4(2), DLGN_M4(3), DLGN_M4(4), DLGN_M4(5), DLGN_M4(6),
+    DLGN_M4(7), DLGN_M4(8), DLGN_M4(9), DLGN_M4(10), DLGN_M4(11), DLGN_M4(12), DLGN_M4(13),
+    DLGN_M4(14), DLGN_M4(15) };
+
+/* v: the input planes, then s: the constants 0 and 1 and the registers (see the top).
+ * Each instruction reads both operands before it writes.  o NULL: the outputs are added
+ * to the class counts in r instead (scores/predict). */
+static DLGN_NOINLINE void @P@_eval_block(dlgn_word *v, dlgn_word *s, dlgn_word *o, dlgn_word *r)
+{
+    const unsigned char *p = @P@_code;
+    size_t n;
+    s[0] = DLGN_ZERO;
+    s[1] = DLGN_ONES;
+    if (!o)
+        for (n = @NR@; n; n--)
+            r[n - 1] = DLGN_ZERO;
+    for (n = @NINS@; n; n--, p += 12) {
+        uint32_t w = @P@_ld32(p), ib = @P@_ld32(p + 8);
+        dlgn_word a = v[@P@_ld32(p + 4)];
+        if (!(w & 48u)) {
+            const uint64_t *m = @P@_anf[w & 15u];
+            dlgn_word b = v[ib];
+            v[w >> 6] = (b & ((a & m[3]) ^ m[2])) ^ (a & m[1]) ^ m[0];
+        } else if (!(w & 32u)) {  /* kind 1: an output */
+            dlgn_word y = a ^ (uint64_t)(0 - (uint64_t)(ib & 1u));
+            if (o)
+                o[w >> 6] = y;
+@COUNT@
+        }@FLUSH@
+    }
+}
+"""
+
+_COUNT = r"""            else {  /* add y to the class's low counter */
+                dlgn_word *l = r + @NCNT@ + 4 * (size_t)(ib >> 1), t;
+                t = l[0] & y; l[0] ^= y; y = t;
+                t = l[1] & y; l[1] ^= y; y = t;
+                t = l[2] & y; l[2] ^= y; y = t;
+                l[3] ^= y;
+            }"""
+
+_FLUSH = r""" else if (!o) {  /* kind 2: count planes += low counter (< 2**count_bits in all) */
+            uint32_t c = w >> 6;
+            dlgn_word *q = r + @P@_count_offset[c], *l = r + @NCNT@ + 4 * (size_t)c;
+            dlgn_word cy = DLGN_ZERO;
+            int i, nb = @P@_count_bits[c];
+            for (i = 0; i < nb; i++) {
+                dlgn_word x = i < 4 ? l[i] : DLGN_ZERO, u = q[i] ^ x, g = q[i] & x;
+                q[i] = u ^ cy;
+                cy = g | (u & cy);
+            }
+            l[0] = l[1] = l[2] = l[3] = DLGN_ZERO;
+        }"""
+
+_HEAD_UNPACK_PROGRAM = r"""        if ((mode & 3) == 1) {
+            int32_t *sc = (int32_t *)dst + base * (size_t)@NC@;
+            int c, q;
+            for (j = 0; j < rows; j++)
+                for (c = 0; c < @NC@; c++) {
+                    int32_t v = 0;
+                    for (q = 0; q < @P@_count_bits[c]; q++)
+                        v |= (int32_t)DLGN_BIT(r + @P@_count_offset[c] + q, j) << q;
+                    sc[j * (size_t)@NC@ + (size_t)c] = v;
+                }
+        } else if ((mode & 3) == 2) {  /* the first maximum */
+            int32_t *cl = (int32_t *)dst + base;
+            int c, q;
+            for (j = 0; j < rows; j++) {
+                int32_t best = -1, arg = 0;
+                for (c = 0; c < @NC@; c++) {
+                    int32_t v = 0;
+                    for (q = 0; q < @P@_count_bits[c]; q++)
+                        v |= (int32_t)DLGN_BIT(r + @P@_count_offset[c] + q, j) << q;
+                    if (v > best) {
+                        best = v;
+                        arg = c;
+                    }
+                }
+                cl[j] = arg;
+            }
+        }"""
+
+#: gates (after optimization) above which ``mode="auto"`` emits the gate program
+PROGRAM_GATES = 100_000
+MODES = ("auto", "straight", "program")
+
+
+def resolve_mode(netlist: Netlist, mode: str = "auto") -> str:
+    """``"straight"`` (one C statement per gate) or ``"program"`` (the gate program of
+    :mod:`dlgn.backends.cprogram`): ``"auto"`` picks the program above
+    :data:`PROGRAM_GATES` gates."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if not isinstance(netlist, Netlist):
+        raise TypeError(f"expected a dlgn Netlist, got {type(netlist).__name__}")
+    if mode == "auto":
+        return "program" if int(netlist.n_gates) > PROGRAM_GATES else "straight"
+    return mode
+
+
 def emit(netlist: Netlist, word_bits: int | None = None, chunk_gates: int = DEFAULT_CHUNK_GATES,
-         prefix: str = "dlgn") -> str:
+         prefix: str = "dlgn", mode: str = "auto") -> str:
     """The ``.c`` source of ``netlist`` (deterministic text).
 
     ``word_bits`` sets the default of ``DLGN_WORD_BITS`` (still overridable with -D);
-    ``chunk_gates`` bounds the statements per function; ``prefix`` names the public API."""
+    ``chunk_gates`` bounds the statements per function; ``prefix`` names the public API;
+    ``mode`` (:func:`resolve_mode`): straight-line code or the gate program."""
     return emit_sources(netlist, 1, word_bits=word_bits, chunk_gates=chunk_gates,
-                        prefix=prefix)[0]
+                        prefix=prefix, mode=mode)[0]
 
 
 #: gates per translation unit that :func:`auto_parts` aims at: GCC needs ~15 KB per gate
@@ -501,7 +615,8 @@ def auto_parts(netlist: Netlist) -> int:
 
 
 def emit_sources(netlist: Netlist, parts: int = 1, word_bits: int | None = None,
-                 chunk_gates: int = DEFAULT_CHUNK_GATES, prefix: str = "dlgn") -> list[str]:
+                 chunk_gates: int = DEFAULT_CHUNK_GATES, prefix: str = "dlgn",
+                 mode: str = "auto") -> list[str]:
     """The C of ``netlist`` as ``[main, part_1, ...]`` translation units (deterministic).
 
     ``parts=1`` gives ``[emit(...)]``: one self-contained file.  With more, the chunk
@@ -511,6 +626,8 @@ def emit_sources(netlist: Netlist, parts: int = 1, word_bits: int | None = None,
     _check_word_bits(word_bits)
     if int(parts) < 1:
         raise ValueError("parts must be >= 1")
+    if resolve_mode(netlist, mode) == "program":
+        return [_emit_program(netlist, word_bits, prefix)]
     em = CEmitter(netlist, chunk_gates=chunk_gates, prefix=prefix)
     prog = em.program
     wb = _DEFAULT_WB if word_bits is None else f"#define DLGN_WORD_BITS {int(word_bits)}"
@@ -523,8 +640,24 @@ def emit_sources(netlist: Netlist, parts: int = 1, word_bits: int | None = None,
                          + _PROLOGUE.replace("@DEFAULT_WB@", wb) + "\n" + t)
     else:
         ev = em.emit_eval()
-    head = prog.n_classes > 0
     net = netlist
+    consts, rt = _consts_runtime(net, prog, prefix, em.n_slots)
+    hdr = (f"/* Generated by dlgn: bit-parallel C for a logic gate network.\n"
+           f" * {net.n_inputs} inputs, {net.n_gates} gates, {net.n_outputs} outputs, "
+           f"{net.n_classes} classes; {em.n_slots} scratch words,\n"
+           f" * {sum(len(c) for c in em.body_chunks())} statements in "
+           f"{len(em.body_chunks())} chunks.  Portable C99 (GCC/Clang vector words when\n"
+           f" * DLGN_WORD_BITS > 64).  No dlgn runtime needed; see the matching .h for the API. */\n")
+    return [hdr + _PROLOGUE.replace("@DEFAULT_WB@", wb) + "\n" + consts + "\n\n"
+            + "/* ---- the network (and its head) over one word of samples ---- */\n"
+            + ev + rt] + extra
+
+
+def _consts_runtime(net: Netlist, prog, prefix: str, n_slots: int,
+                    unpack: str = _HEAD_UNPACK) -> tuple[str, str]:
+    """The API constants (and the head's count layout) and the runtime, for ``n_slots``
+    scratch words after the input planes; ``unpack`` reads the head's results."""
+    head = prog.n_classes > 0
     consts = "\n".join(
         [f"const int32_t {prefix}_n_inputs = {net.n_inputs};",
          f"const int32_t {prefix}_n_outputs = {net.n_outputs};",
@@ -537,22 +670,46 @@ def emit_sources(netlist: Netlist, parts: int = 1, word_bits: int | None = None,
                    f"{{{', '.join(map(str, prog.count_offset))}}};"
                    f"\nstatic const int {prefix}_count_bits[{prog.n_classes}] = "
                    f"{{{', '.join(map(str, prog.count_bits))}}};")
-    rt = _RUNTIME.replace("@HEAD_UNPACK@", _HEAD_UNPACK if head else "")
+    rt = _RUNTIME.replace("@HEAD_UNPACK@", unpack if head else "")
     if head:
         rt += _HEAD_API
     rt = (rt.replace("@P@", prefix).replace("@NI@", str(net.n_inputs))
-          .replace("@NO@", str(net.n_outputs)).replace("@NS@", str(em.n_slots))
+          .replace("@NO@", str(net.n_outputs)).replace("@NS@", str(n_slots))
           .replace("@NR@", str(prog.n_results)).replace("@NC@", str(net.n_classes))
           .replace("@IB@", str(prog.idx_bits)).replace("@IO@", str(prog.idx_offset)))
+    return consts, rt
+
+
+def _emit_program(net: Netlist, word_bits: int | None, prefix: str) -> str:
+    """The one ``.c`` of the gate-program mode (:mod:`dlgn.backends.cprogram`)."""
+    if not isinstance(net, Netlist):
+        raise TypeError(f"expected a dlgn Netlist, got {type(net).__name__}")
+    if not prefix.isidentifier():
+        raise ValueError(f"prefix {prefix!r} is not a C identifier")
+    gp = gate_program(net)
+    wb = _DEFAULT_WB if word_bits is None else f"#define DLGN_WORD_BITS {int(word_bits)}"
+    head = SimpleNamespace(n_classes=gp.n_classes, count_offset=gp.count_offset,
+                           count_bits=gp.count_bits, n_results=gp.n_results, idx_bits=0,
+                           idx_offset=0)
+    consts, rt = _consts_runtime(net, head, prefix, gp.n_registers, _HEAD_UNPACK_PROGRAM)
+    n_ins = int(gp.code.shape[0])
     hdr = (f"/* Generated by dlgn: bit-parallel C for a logic gate network.\n"
            f" * {net.n_inputs} inputs, {net.n_gates} gates, {net.n_outputs} outputs, "
-           f"{net.n_classes} classes; {em.n_slots} scratch words,\n"
-           f" * {sum(len(c) for c in em.body_chunks())} statements in "
-           f"{len(em.body_chunks())} chunks.  Portable C99 (GCC/Clang vector words when\n"
-           f" * DLGN_WORD_BITS > 64).  No dlgn runtime needed; see the matching .h for the API. */\n")
-    return [hdr + _PROLOGUE.replace("@DEFAULT_WB@", wb) + "\n" + consts + "\n\n"
-            + "/* ---- the network (and its head) over one word of samples ---- */\n"
-            + ev + rt] + extra
+           f"{net.n_classes} classes; a gate program of {n_ins} instructions\n"
+           f" * over {gp.n_registers} scratch words (see dlgn.backends.cprogram: three "
+           f"little-endian uint32 w, a, b\n"
+           f" * each; w & 15 an ANF code, w >> 4 & 3 the kind, w >> 6 the destination).  "
+           f"Portable C99 (GCC/Clang\n"
+           f" * vector words when DLGN_WORD_BITS > 64).  No dlgn runtime needed; see the "
+           f"matching .h for the API. */\n")
+    code = emit_code(gp.to_bytes(), f"{prefix}_code")
+    ev = (_PROGRAM_EVAL.replace("@COUNT@", _COUNT if gp.n_classes else "")
+          .replace("@FLUSH@", _FLUSH if gp.n_classes else "")
+          .replace("@P@", prefix).replace("@NINS@", str(n_ins))
+          .replace("@NR@", str(gp.n_results)).replace("@NCNT@", str(gp.n_counts)))
+    return (hdr + _PROLOGUE.replace("@DEFAULT_WB@", wb) + "\n" + consts + "\n\n"
+            + "/* ---- the network (and its head) as a gate program ---- */\n"
+            + code + ev + rt)
 
 
 def write_files(netlist: Netlist, outdir, name: str = "model", **opts) -> list[Path]:

@@ -293,6 +293,7 @@ class CompiledCModel(CompiledModel):
     (rows pre-packed with ``np.packbits(X, axis=1, bitorder="little")``)."""
 
     target = "c"
+    mode = "straight"     # or "program" (build_c's mode, resolved)
 
     def __init__(self, netlist: Netlist, lib: _CLib, threads: int, word_bits: int,
                  build_dir: Path, build_seconds: float):
@@ -378,7 +379,7 @@ class CompiledCModel(CompiledModel):
 
 def build_c(netlist: Netlist, threads: int = 0, word_bits: int | None = None, cc: str | None = None,
             cflags=None, cache_dir=None, chunk_gates: int | None = None,
-            parts: int | None = None, jobs: int | None = None) -> CompiledCModel:
+            parts: int | None = None, jobs: int | None = None, mode: str = "auto") -> CompiledCModel:
     """Compile ``netlist`` to C, build it (cached) and load it.
 
     ``threads``: sample-block threads per call (0: every CPU this process may use);
@@ -389,7 +390,12 @@ def build_c(netlist: Netlist, threads: int = 0, word_bits: int | None = None, cc
     see :mod:`dlgn.runtime.cache` for the checks that root and entry pass before a library
     is loaded); ``parts``: translation units the gate code is split into, compiled in
     parallel (None: :func:`dlgn.backends.c.auto_parts`, one per ~16K gates); ``jobs``:
-    compiler processes at a time (None: every CPU this process may use)."""
+    compiler processes at a time (None: every CPU this process may use); ``mode``:
+    ``"straight"`` (one C statement per gate: the fastest for small nets), ``"program"``
+    (the gate program of :mod:`dlgn.backends.cprogram`: a small interpreter over data,
+    built in seconds at any size, cost per gate independent of the size) or ``"auto"``
+    (:func:`dlgn.backends.c.resolve_mode`: the program above
+    :data:`dlgn.backends.c.PROGRAM_GATES` gates)."""
     from ..backends import c as cback
     if not isinstance(netlist, Netlist):
         raise TypeError(f"expected a dlgn Netlist, got {type(netlist).__name__}")
@@ -415,10 +421,11 @@ def build_c(netlist: Netlist, threads: int = 0, word_bits: int | None = None, cc
     flags = flags + [f"-DDLGN_WORD_BITS={wb}"]
     opts = {} if chunk_gates is None else {"chunk_gates": int(chunk_gates)}
     t0 = time.perf_counter()
+    mode = cback.resolve_mode(netlist, mode)
     n_parts = cback.auto_parts(netlist) if parts is None else int(parts)
     if n_parts < 1:
         raise ValueError("parts must be >= 1")
-    sources = cback.emit_sources(netlist, n_parts, **opts)
+    sources = cback.emit_sources(netlist, n_parts, mode=mode, **opts)
     cdef = cback.cdef(netlist)
     parts = [*sources, cdef, " ".join(flags), cache.compiler_identity(cc), _GLUE_VERSION]
     if len(sources) > 1:
@@ -446,4 +453,6 @@ def build_c(netlist: Netlist, threads: int = 0, word_bits: int | None = None, cc
             _LOADED[str(so)] = lib
     dt = time.perf_counter() - t0
     log.debug("C model ready in %.2f s (%s, word_bits=%d, %s)", dt, build_dir, wb, lib.loader)
-    return CompiledCModel(netlist, lib, threads, wb, build_dir, dt)
+    m = CompiledCModel(netlist, lib, threads, wb, build_dir, dt)
+    m.mode = mode
+    return m
