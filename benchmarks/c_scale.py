@@ -1,12 +1,15 @@
 """The C backend at scale (issue 12): build cost and predict speed of random layered nets.
 
     nice python benchmarks/c_scale.py [--sizes 125K,500K,1M] [--samples 16384] [--threads 1,2]
+                                      [--mode auto|straight|program]
 
 For each size N it makes ``random_layered(seed, 784, (N/4,)*4, n_classes=10)``, optimizes
 it (``dlgn.compiler.optimize``, not timed), and in a fresh child process (so that the
 peak-memory figures are this size's alone):
 
-* builds it with ``build_c`` into an empty cache: **build wall** (seconds, wall clock:
+* builds it with ``build_c(mode=--mode)`` into an empty cache (**mode**: the one ``auto``
+  chose -- straight-line code for small nets, the gate program above
+  ``dlgn.backends.c.PROGRAM_GATES`` gates): **build wall** (seconds, wall clock:
   the machine may be shared, so this is also affected by other load), **build CPU**
   (user+sys of the compiler processes, ``getrusage(RUSAGE_CHILDREN)``), **cc peak**
   (``ru_maxrss`` of the children: the largest single compiler process), **cc sum peak**
@@ -68,7 +71,8 @@ def _descendants_rss(pid: int) -> int:
     return total
 
 
-def child(size: int, seed: int, samples: int, threads: list[int], reps: int) -> dict:
+def child(size: int, seed: int, samples: int, threads: list[int], reps: int,
+          mode: str = "auto") -> dict:
     import resource
     import tempfile
 
@@ -100,7 +104,7 @@ def child(size: int, seed: int, samples: int, threads: list[int], reps: int) -> 
     with tempfile.TemporaryDirectory() as cache_dir:
         th.start()
         t0 = time.perf_counter()
-        m = c_build.build_c(net, threads=1, cache_dir=cache_dir)
+        m = c_build.build_c(net, threads=1, cache_dir=cache_dir, mode=mode)
         t_build = time.perf_counter() - t0
         done.set()
         th.join()
@@ -116,7 +120,7 @@ def child(size: int, seed: int, samples: int, threads: list[int], reps: int) -> 
                "build_cpu_s": (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime),
                "cc_peak_mb": ru1.ru_maxrss / 1024, "cc_sum_peak_mb": peak[0] / 2**20,
                "py_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-               "word_bits": m.word_bits, "run": {}}
+               "word_bits": m.word_bits, "mode": m.mode, "run": {}}
         m.predict(X[:4096])     # warm up
         for t in threads:
             m.threads = t
@@ -140,18 +144,20 @@ def main(argv=None):
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--mode", default="auto", choices=("auto", "straight", "program"))
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     threads = [int(t) for t in a.threads.split(",")]
     if a.child:
-        print(json.dumps(child(int(a.child), a.seed, a.samples, threads, a.reps)))
+        print(json.dumps(child(int(a.child), a.seed, a.samples, threads, a.reps, a.mode)))
         return
     rows = []
     for s in [_parse_size(x) for x in a.sizes.split(",")]:
         r = subprocess.run([sys.executable, __file__, "--child", str(s), "--samples",
                             str(a.samples), "--threads", a.threads, "--reps", str(a.reps),
-                            "--seed", str(a.seed)], capture_output=True, text=True)
+                            "--seed", str(a.seed), "--mode", a.mode], capture_output=True,
+                           text=True)
         if r.returncode:
             print(r.stderr[-3000:], file=sys.stderr)
             raise SystemExit(f"size {s} failed")
@@ -159,7 +165,7 @@ def main(argv=None):
         rows.append(res)
         print(json.dumps(res), file=sys.stderr, flush=True)
     hdr = ("| gates (opt) → live | build wall | build CPU | cc peak | cc sum peak | py peak "
-           "| wb | " + " | ".join(f"{t}T CPU ps/gate-sample | {t}T samples/s (CPU; wall)"
+           "| mode | wb | " + " | ".join(f"{t}T CPU ps/gate-sample | {t}T samples/s (CPU; wall)"
                                   for t in threads) + " | 2T/1T wall |")
     print(hdr)
     print("|" + "---|" * (hdr.count("|") - 1))
@@ -168,7 +174,7 @@ def main(argv=None):
         cells = [f"{r['size'] / 1000:.0f}K ({r['gates']}) → {r['live']}",
                  f"{r['build_wall_s']:.1f} s", f"{r['build_cpu_s']:.1f} s",
                  f"{r['cc_peak_mb']:.0f} MB", f"{r['cc_sum_peak_mb']:.0f} MB",
-                 f"{r['py_peak_mb']:.0f} MB", str(r["word_bits"])]
+                 f"{r['py_peak_mb']:.0f} MB", r.get("mode", "straight"), str(r["word_bits"])]
         for t in threads:
             v = run[t]
             cells += [f"{v['ps_per_gate_sample']:.2f}",

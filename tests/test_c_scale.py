@@ -64,3 +64,28 @@ def test_absurd_size_refused_quickly():
         cback.emit(net)
     assert time.perf_counter() - t0 < 2.0
     assert n_in > LIMITS["limit_inputs"]
+
+
+def test_auto_mode_is_the_gate_program_above_the_threshold():
+    """A net over PROGRAM_GATES gates is emitted as one small-code source (the gate
+    program: its size is data, ~12 bytes per gate and output, not code)."""
+    net = random_layered(0, 64, (cback.PROGRAM_GATES // 2 + 1,) * 2, n_classes=0)
+    assert net.n_gates > cback.PROGRAM_GATES
+    assert cback.resolve_mode(net) == "program"
+    t0 = time.perf_counter()
+    srcs = cback.emit_sources(net, cback.auto_parts(net))
+    assert len(srcs) == 1 and "gate program" in srcs[0]
+    assert time.perf_counter() - t0 < 20.0
+    assert cback.resolve_mode(random_layered(0, 64, (100, 100))) == "straight"
+
+
+def test_program_lowering_scales_linearly():
+    from dlgn.backends.cprogram import gate_program
+    times = []
+    for w in (5000, 20000):
+        net = random_layered(1, 100, (w,) * 3, n_classes=10)
+        t0 = time.perf_counter()
+        gp = gate_program(net)
+        times.append(time.perf_counter() - t0)
+        assert gp.n_registers < 1.2 * w + 200   # about one layer live, not the net
+    assert times[1] < 8 * times[0] + 0.5
