@@ -145,7 +145,7 @@ def test_hard_estimator_forward_is_the_discrete_net():
 
 def test_learned_layer_validation():
     with pytest.raises(ValueError, match="candidates"):
-        LogicLayer(8, 4, connections="learned", candidates=0)
+        LogicLayer(8, 4, connections="learned", candidates=-1)
     with pytest.raises(ValueError, match="conn_tau"):
         LogicLayer(8, 4, connections="learned", conn_tau=0.0)
     with pytest.raises(ValueError, match="selection"):
@@ -228,3 +228,33 @@ def test_learnable_thermometer_trains_and_lowers_exactly(tmp_path):
     assert back.encoder.thresholds.dtype == torch.float64
     assert isinstance(back.encoder.position, torch.nn.Parameter)
     assert encoder_from_dict(d).learnable
+
+
+@pytest.mark.parametrize("hard", [False, True])
+def test_every_input_a_candidate(hard):
+    """candidates=0: no candidate buffer, logits over all inputs; the same function as an
+    explicit arange candidate list, and the net lowers to its eval forward."""
+    g = torch.Generator().manual_seed(4)
+    x1 = torch.rand(9, 11, generator=g, dtype=torch.float64).requires_grad_()
+    x2 = x1.detach().clone().requires_grad_()
+    l1 = torch.randn(5, 11, generator=g, dtype=torch.float64).requires_grad_()
+    l2 = l1.detach().clone().requires_grad_()
+    choice = l1.detach().argmax(1) if hard else None
+    y1 = select_candidates(x1, None, torch.softmax(l1, 1), choice)
+    y2 = select_candidates_literal(x2, torch.arange(11).expand(5, 11), torch.softmax(l2, 1),
+                                   choice)
+    assert torch.allclose(y1, y2, atol=1e-12)
+    (y1 * y1).sum().backward()
+    (y2 * y2).sum().backward()
+    assert torch.allclose(x1.grad, x2.grad, atol=1e-12)
+    assert torch.allclose(l1.grad, l2.grad, atol=1e-12)
+    net = LogicNet(24, [40, 30], n_classes=3, arity=3, tau=3.0, connections="learned",
+                   candidates=[0, 4], seed=2)
+    assert "cand" not in dict(net.layers[0].named_buffers())
+    assert net.layers[0].conn_weight.shape == (40, 3, 24)
+    w = net.layers[0].wires()
+    assert len(set(w.flatten().tolist())) > 12          # a random first wiring, not input 0
+    X = torch.from_numpy(_bits(64, 24, 3)).float()
+    y = torch.randint(0, 3, (64,), generator=g)
+    train(net, (X.numpy(), y.numpy()), epochs=2, batch_size=16, lr=0.05, progress=False)
+    _check_net_equals_netlist(net)

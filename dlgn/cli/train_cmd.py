@@ -107,12 +107,12 @@ def _fraction(text):
 
 def _candidates(text):
     try:
-        vals = [int(v) for v in str(text).split(",")]
+        vals = [0 if v.strip() == "all" else int(v) for v in str(text).split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a number or numbers like 64,8,8") \
-            from None
-    if any(not 1 <= v <= 1024 for v in vals):
-        raise argparse.ArgumentTypeError(f"candidates must be 1..1024, got {text}")
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number or numbers like 64,8,8 "
+                                         f"(all: every input)") from None
+    if any(not 0 <= v <= 1024 for v in vals):
+        raise argparse.ArgumentTypeError(f"candidates must be 1..1024 or all (0), got {text}")
     return vals[0] if len(vals) == 1 else vals
 
 
@@ -163,7 +163,8 @@ def add_parser(sub):
                         "(default: preset, else random)")
     p.add_argument("--candidates", type=_candidates, default=None,
                    help="candidate sources per gate input of learned connections: one number, "
-                        "or one per layer (e.g. 64,8,8) (default: preset, else 8)")
+                        "or one per layer (e.g. all,8,8; all or 0: every input of the layer) "
+                        "(default: preset, else 8)")
     p.add_argument("--selection", default=None, choices=["soft", "hard", "gumbel"],
                    help="how a learned connection forwards in training: the softmax "
                         "mixture, the arg-max candidate (straight-through), or Gumbel-max "

@@ -104,7 +104,8 @@ class _Select(torch.autograd.Function):
         ctx.save_for_backward(xt, cand, p)
         ctx.dense = dense
         if choice is not None:
-            return xt.index_select(0, cand.gather(1, choice.unsqueeze(1)).squeeze(1))
+            src = choice if cand is None else cand.gather(1, choice.unsqueeze(1)).squeeze(1)
+            return xt.index_select(0, src)
         if dense:
             return _scatter_p(cand, p, xt.shape[0]) @ xt
         acc = torch.zeros(cand.shape[0], xt.shape[1], dtype=xt.dtype, device=xt.device)
@@ -121,7 +122,8 @@ class _Select(torch.autograd.Function):
             if ctx.needs_input_grad[0]:
                 gx = _scatter_p(cand, p, xt.shape[0]).t() @ g
             if ctx.needs_input_grad[2]:
-                gp = (g @ xt.t()).gather(1, cand)
+                gp = g @ xt.t()
+                gp = gp if cand is None else gp.gather(1, cand)
             return gx, None, gp, None, None
         if ctx.needs_input_grad[0]:
             gx = torch.zeros_like(xt)
@@ -136,7 +138,10 @@ class _Select(torch.autograd.Function):
 
 
 def _scatter_p(cand, p, n_in):
-    """P [R, n_in] with P[r, i] = the sum of p[r, j] over the candidates j that are input i."""
+    """P [R, n_in] with P[r, i] = the sum of p[r, j] over the candidates j that are input i
+    (``cand=None``: every input is a candidate, in order: P is p)."""
+    if cand is None:
+        return p
     return torch.zeros(cand.shape[0], n_in, dtype=p.dtype, device=p.device).scatter_add_(1, cand, p)
 
 
@@ -148,11 +153,17 @@ def dense_selection(n_in: int, n_rows: int, k: int) -> bool:
 
 def select_candidates(x: torch.Tensor, cand: torch.Tensor, p: torch.Tensor,
                       choice: torch.Tensor | None = None, dense: bool | None = None) -> torch.Tensor:
-    """Learned wiring: x[B, in], cand long [R, K] (candidate inputs of R gate inputs), p[R, K]
+    """Learned wiring: x[B, in], cand long [R, K] (candidate inputs of R gate inputs; None:
+    every input, K = in), p[R, K]
     (their weights, rows summing to 1) -> z[B, R] with ``z[:, r] = sum_j p[r, j] x[:, cand[r, j]]``.
     ``choice`` (long [R]): forward the chosen candidate only, backward as the mixture
     (straight-through).  ``dense``: the matrix-product path (None: :func:`dense_selection`
     decides).  Differentiable in x and p; the result is a transposed view."""
+    if cand is None:                  # every input is a candidate
+        if p.dim() != 2 or p.shape[1] != x.shape[1]:
+            raise ValueError(f"with every input a candidate, p must be [R, {x.shape[1]}], "
+                             f"got {tuple(p.shape)}")
+        return _Select.apply(x.t(), None, p.to(x.dtype), choice, True).t()
     if cand.dim() != 2 or cand.dtype != torch.long or p.shape != cand.shape:
         raise ValueError(f"cand must be long [R, K] and p the same shape, got "
                          f"{cand.dtype} {tuple(cand.shape)} and {tuple(p.shape)}")

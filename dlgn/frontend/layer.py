@@ -120,11 +120,12 @@ class LogicLayer(nn.Module):
     Parameters: ``weight`` [out, 2**k] (IWP: omega = phi(weight)) or [out, 16] (OP logits).
     Buffer: ``idx`` long [out, k], the connections (saved in the state_dict).
     ``connections="learned"``: instead of ``idx``, each gate input has ``candidates`` K
-    candidate sources (buffer ``cand`` [out, k, K], K independent random wirings drawn once)
-    and learns which one to read (parameter ``conn_weight`` [out, k, K], logits, softmax at
-    temperature ``conn_tau``; ``selection`` says how training forwards it, see
-    :data:`SELECTIONS`).  The discretized layer reads each input's arg-max candidate
-    (:meth:`wires`), so its netlist is a plain one.  ``estimator``: see :data:`ESTIMATORS`
+    candidate sources (buffer ``cand`` [out, k, K], K independent random wirings drawn once;
+    ``candidates=0``: every input of the layer, no buffer) and learns which one to read
+    (parameter ``conn_weight`` [out, k, K], logits, softmax at temperature ``conn_tau``;
+    ``selection`` says how training forwards it, see :data:`SELECTIONS`).  The discretized
+    layer reads each input's arg-max candidate (:meth:`wires`), so its netlist is a plain
+    one.  ``estimator``: see :data:`ESTIMATORS`
     (eval mode is exact whatever it is).
     Randomness (connections, then init) comes from ``generator`` if given, else from a
     generator seeded with ``seed``, else from torch's global RNG.  ``backend``: "torch" (the
@@ -166,18 +167,25 @@ class LogicLayer(nn.Module):
             gen = torch.Generator().manual_seed(int(torch.randint(0, 2 ** 62, (1,)).item()))
         if connections == "learned":
             if isinstance(candidates, bool) or not isinstance(candidates, (int, np.integer)) \
-                    or not 1 <= candidates <= 1024:
-                raise ValueError(f"candidates must be an int in 1..1024, got {candidates!r}")
+                    or not 0 <= candidates <= 1024:
+                raise ValueError(f"candidates must be an int in 0..1024 (0: every input), "
+                                 f"got {candidates!r}")
             if not (isinstance(conn_tau, (int, float)) and math.isfinite(conn_tau) and conn_tau > 0):
                 raise ValueError(f"conn_tau must be a finite number > 0, got {conn_tau!r}")
             self.candidates, self.conn_tau = int(candidates), float(conn_tau)
-            # K independent balanced random wirings: candidate j of every gate input
-            cand = torch.stack([_random_connections(self.in_features, self.out_features,
-                                                    self.arity, gen)
-                                for _ in range(self.candidates)], dim=2)
-            self.register_buffer("cand", cand.contiguous())           # [out, k, K]
-            self.conn_weight = nn.Parameter(torch.zeros(self.out_features, self.arity,
-                                                        self.candidates))
+            if self.candidates == 0:
+                # every input is a candidate: no buffer; random logits make the first
+                # arg-max a random wiring
+                self.conn_weight = nn.Parameter(0.01 * torch.randn(
+                    self.out_features, self.arity, self.in_features, generator=gen))
+            else:
+                # K independent balanced random wirings: candidate j of every gate input
+                cand = torch.stack([_random_connections(self.in_features, self.out_features,
+                                                        self.arity, gen)
+                                    for _ in range(self.candidates)], dim=2)
+                self.register_buffer("cand", cand.contiguous())           # [out, k, K]
+                self.conn_weight = nn.Parameter(torch.zeros(self.out_features, self.arity,
+                                                            self.candidates))
         else:
             self.candidates, self.conn_tau = 1, 1.0
             self.register_buffer("idx", make_connections(self.in_features, self.out_features,
@@ -237,7 +245,8 @@ class LogicLayer(nn.Module):
         if not self.learned:
             return self.idx
         with torch.no_grad():
-            return self.cand.gather(2, self.conn_weight.argmax(2, keepdim=True)).squeeze(2)
+            best = self.conn_weight.argmax(2)
+            return best if self.candidates == 0 else self.cand.gather(2, best[..., None]).squeeze(2)
 
     def fanin(self) -> np.ndarray:
         """Connections as int64 numpy [out, k]."""
@@ -296,9 +305,8 @@ class LogicLayer(nn.Module):
         return y + ((y >= 0.5).to(y.dtype) - y).detach()
 
     def _select(self, x):
-        K = self.candidates
-        logits = self.conn_weight.reshape(-1, K)
-        cand = self.cand.reshape(-1, K)
+        logits = self.conn_weight.reshape(-1, self.conn_weight.shape[2])
+        cand = None if self.candidates == 0 else self.cand.reshape(logits.shape)
         if self.selection == "gumbel":
             u = torch.rand(logits.shape, device=logits.device).clamp_(1e-10, 1 - 1e-10)
             logits = logits - torch.log(-torch.log(u))
