@@ -31,6 +31,7 @@ VARIANTS = {
     "learned-K8-soft": ("learned", "8", "soft"),
     "learned-K64first-hard": ("learned", "64,8,8", "hard"),
     "learned-K64-hard": ("learned", "64", "hard"),
+    "learned-Kall-first-hard": ("learned", "0,8,8", "hard"),
 }
 
 
