@@ -217,9 +217,10 @@ def _describe(recipe: dict) -> str:
     if recipe.get("arity", 2) != 2:
         parts.append(f"{recipe['arity']}-input gates")
     if recipe.get("connections", "random") != "random":
+        ks = recipe.get("candidates", 8)
+        ks = ",".join("all" if k == 0 else str(k) for k in (ks if isinstance(ks, list) else [ks]))
         parts.append(f"{recipe['connections']} connections"
-                     + (f" (K={recipe.get('candidates', 8)})"
-                        if recipe["connections"] == "learned" else ""))
+                     + (f" (K={ks})" if recipe["connections"] == "learned" else ""))
     if recipe.get("estimator", "soft") != "soft":
         parts.append(f"{recipe['estimator']} gates")
     if recipe.get("crop"):

@@ -395,9 +395,9 @@ PRESETS: dict[str, dict] = {
     "mnist": dict(layers="4x8000", epochs=10, batch_size=128, lr=0.02, tau=10.0),
     "fashion-mnist": dict(layers="4x8000", epochs=10, batch_size=128, lr=0.02, tau=10.0),
     # the frontier recipes (issue 13; benchmarks/frontier.py measures them)
-    "mnist-8k": dict(dataset="mnist", layers="4000,2000,2000", connections="learned",
-                     candidates=[64, 8, 8], estimator="hard", epochs=10, batch_size=128,
-                     lr=0.02, tau=10.0, schedule="cosine", val_split=0.1),
+    "mnist-8k": dict(dataset="mnist", layers="4000,2000,2000", arity=4, connections="learned",
+                     candidates=[0, 8, 8], estimator="hard", crop=20, bits=2, epochs=8,
+                     batch_size=128, lr=0.02, tau=10.0, schedule="cosine", val_split=0.1),
     # CIFAR: the image recipe, not measured here (no CIFAR files on the test machines)
     "cifar10": dict(layers="4x8000", epochs=10, batch_size=128, lr=0.02, tau=10.0),
     "cifar100": dict(layers="4x8000", epochs=10, batch_size=128, lr=0.02, tau=10.0),
