@@ -16,7 +16,7 @@ from dlgn.compiler.simulate import predict
 
 ROOT = Path(__file__).resolve().parents[1]
 #: shipped file -> (data set, gate budget of the recipe, least test accuracy)
-SHIPPED = {"examples/mnist_8k/mnist-8k.dlgn.npz": ("mnist", 8000, 0.0),
+SHIPPED = {"examples/mnist_8k/mnist-8k.dlgn.npz": ("mnist", 8000, 0.975),
            "examples/mnist_32k/mnist-32k.dlgn.npz": ("mnist", 32000, 0.0),
            "examples/fashion_64k/fashion-64k.dlgn.npz": ("fashion-mnist", 64000, 0.0)}
 
@@ -48,5 +48,8 @@ def test_shipped_frontier_net(path):
 
 
 def test_every_shipped_net_is_checked():
-    shipped = {str(p.relative_to(ROOT)) for p in ROOT.glob("examples/*/*.dlgn.npz")}
-    assert shipped - {"examples/mnist/mnist_6x8000.dlgn.npz"} <= set(SHIPPED)
+    """Every shipped netlist trained by a frontier recipe (``meta["training"]``) is in
+    SHIPPED (the older examples, mnist and fpga, have tests of their own)."""
+    for p in ROOT.glob("examples/*/*.dlgn.npz"):
+        if "training" in Netlist.load(p).meta:
+            assert str(p.relative_to(ROOT)) in SHIPPED, p
