@@ -398,6 +398,12 @@ PRESETS: dict[str, dict] = {
     "mnist-8k": dict(dataset="mnist", layers="4000,2000,2000", arity=4, connections="learned",
                      candidates=[0, 8, 8], estimator="hard", crop=20, bits=2, epochs=8,
                      batch_size=128, lr=0.02, tau=10.0, schedule="cosine", val_split=0.1),
+    "mnist-32k": dict(dataset="mnist", layers="16000,8000,8000", connections="learned",
+                      candidates=[0, 8, 8], estimator="hard", crop=20, bits=2, epochs=6,
+                      batch_size=128, lr=0.02, tau=16.0, schedule="cosine", val_split=0.1),
+    "fashion-64k": dict(dataset="fashion-mnist", layers="32000,16000,16000",
+                        connections="learned", candidates=8, estimator="hard", epochs=6,
+                        batch_size=128, lr=0.02, tau=20.0, schedule="cosine", val_split=0.1),
     # CIFAR: the image recipe, not measured here (no CIFAR files on the test machines)
     "cifar10": dict(layers="4x8000", epochs=10, batch_size=128, lr=0.02, tau=10.0),
     "cifar100": dict(layers="4x8000", epochs=10, batch_size=128, lr=0.02, tau=10.0),
