@@ -46,6 +46,8 @@ def run_seed(preset: str, seed: int, args, work: Path) -> dict:
         argv += ["--limit", str(args.limit)]
     if args.epochs:
         argv += ["--epochs", str(args.epochs)]
+    if args.log:
+        argv += ["--log", f"{args.log}.{preset}-{seed}.jsonl"]
     t, c = time.perf_counter(), time.process_time()
     if dlgn_main(argv) != 0:
         raise SystemExit(f"dlgn train failed for seed {seed}")
@@ -80,6 +82,7 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, help="override the preset's epochs (smoke runs)")
     ap.add_argument("--ship", help="write the first seed's optimized netlist into this folder")
     ap.add_argument("--json", help="append the result rows (JSON lines) to this file")
+    ap.add_argument("--log", help="per-epoch metrics of each seed to LOG.<preset>-<seed>.jsonl")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if (args.limit or args.epochs) and args.ship:
