@@ -2,7 +2,7 @@
 seeds, compile each net and report the DISCRETE test accuracy of its C build.
 
     nice python benchmarks/frontier.py --preset mnist-8k --seeds 0,1,2
-    nice python benchmarks/frontier.py --preset mnist-32k --ship examples/mnist_32k
+    nice python benchmarks/frontier.py --preset fashion-64k --ship examples/fashion_64k
     python benchmarks/frontier.py --preset mnist-8k --limit 3000 --epochs 1     # smoke run
 
 Each seed runs exactly what ``dlgn train --preset NAME --seed S`` runs (the model is
