@@ -1,4 +1,5 @@
-"""The shipped frontier nets (issue 13: examples/mnist_8k, examples/fashion_64k): each netlist, read with its own encoder metadata on the raw test
+"""The shipped frontier nets (issue 13: examples/mnist_8k, examples/fashion_64k): each
+netlist, read with its own encoder metadata on the raw test
 images, still gives exactly the test accuracy recorded when it was trained (the C build and
 the reference simulator agree on every image), within its recipe's gate budget."""
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dlgn.compiler.simulate import predict
 ROOT = Path(__file__).resolve().parents[1]
 #: shipped file -> (data set, gate budget of the recipe, least test accuracy)
 SHIPPED = {"examples/mnist_8k/mnist-8k.dlgn.npz": ("mnist", 8000, 0.975),
-           "examples/fashion_64k/fashion-64k.dlgn.npz": ("fashion-mnist", 64000, 0.0)}
+           "examples/fashion_64k/fashion-64k.dlgn.npz": ("fashion-mnist", 64000, 0.85)}
 
 
 def _need(dataset: str):
