@@ -459,7 +459,8 @@ int @P@_predict_packed_mt(const uint8_t *xp, size_t n, int32_t *class_out, int t
 { return @P@_run(xp, n, 6, class_out, threads); }
 """
 
-_HEAD_UNPACK = r"""        if ((mode & 3) == 1) {
+#: the scores branch of both head unpackers: count planes -> int32 scores
+_SCORES_UNPACK = r"""        if ((mode & 3) == 1) {
             int32_t *sc = (int32_t *)dst + base * (size_t)@NC@;
             int c, q;
             for (j = 0; j < rows; j++)
@@ -469,7 +470,9 @@ _HEAD_UNPACK = r"""        if ((mode & 3) == 1) {
                         v |= (int32_t)DLGN_BIT(r + @P@_count_offset[c] + q, j) << q;
                     sc[j * (size_t)@NC@ + (size_t)c] = v;
                 }
-        } else if ((mode & 3) == 2) {
+        }"""
+
+_HEAD_UNPACK = _SCORES_UNPACK + r""" else if ((mode & 3) == 2) {
             int32_t *cl = (int32_t *)dst + base;
             int q;
             for (j = 0; j < rows; j++) {
@@ -546,17 +549,7 @@ _FLUSH = r""" else if (!o) {  /* kind 2: count planes += low counter (< 2**count
             l[0] = l[1] = l[2] = l[3] = DLGN_ZERO;
         }"""
 
-_HEAD_UNPACK_PROGRAM = r"""        if ((mode & 3) == 1) {
-            int32_t *sc = (int32_t *)dst + base * (size_t)@NC@;
-            int c, q;
-            for (j = 0; j < rows; j++)
-                for (c = 0; c < @NC@; c++) {
-                    int32_t v = 0;
-                    for (q = 0; q < @P@_count_bits[c]; q++)
-                        v |= (int32_t)DLGN_BIT(r + @P@_count_offset[c] + q, j) << q;
-                    sc[j * (size_t)@NC@ + (size_t)c] = v;
-                }
-        } else if ((mode & 3) == 2) {  /* the first maximum */
+_HEAD_UNPACK_PROGRAM = _SCORES_UNPACK + r""" else if ((mode & 3) == 2) {  /* the first maximum */
             int32_t *cl = (int32_t *)dst + base;
             int c, q;
             for (j = 0; j < rows; j++) {

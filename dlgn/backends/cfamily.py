@@ -66,7 +66,7 @@ from ..compiler.head import HeadLayout, lower_head
 from ..compiler.netlist import Netlist
 from ..compiler.passes import live_gates, support_reduction
 
-__all__ = ["CFamilyEmitter", "Program", "lower_program", "expr_template"]
+__all__ = ["CFamilyEmitter", "Program", "lower_program", "last_use", "expr_template"]
 
 log = logging.getLogger("dlgn.backends.cfamily")
 
@@ -222,6 +222,25 @@ def _emission_order(net: Netlist, n_old: int) -> np.ndarray:
     return order[live_gates(net)[order]]
 
 
+def last_use(net: Netlist, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each gate (index from ``net.first_gate``): its position in the emission
+    ``order`` (-1: not emitted) and the position of its last reader in that order (its own
+    position when no emitted gate reads it: a gate with only stores dies right after
+    them)."""
+    first = net.first_gate
+    pos = np.full(net.n_gates, -1, dtype=np.int64)
+    pos[order] = np.arange(order.size)
+    last = pos.copy()
+    if order.size:
+        f = net.fanin[order]
+        u = np.arange(net.max_arity)[None, :] < net.arity[order][:, None].astype(np.int64)
+        cons = np.broadcast_to(np.arange(order.size)[:, None], f.shape)[u]
+        src = f[u]
+        g = src >= first
+        np.maximum.at(last, src[g] - first, cons[g])
+    return pos, last
+
+
 def lower_program(net: Netlist, head: bool = True) -> Program:
     """Lower ``net`` (and its GroupSum head when ``head`` and it has one) to a Program.
 
@@ -323,17 +342,7 @@ class CFamilyEmitter:
         for n in sorted(x for x in p.stores if x < first):
             self._store_lines(refs[n], n, pre)
         order = p.order
-        T = net.n_gates
-        pos = np.full(T, -1, dtype=np.int64)
-        pos[order] = np.arange(order.size)
-        last = pos.copy()  # a gate with only stores dies right after them
-        if order.size:
-            f = net.fanin[order]
-            u = np.arange(net.max_arity)[None, :] < net.arity[order][:, None].astype(np.int64)
-            cons = np.broadcast_to(np.arange(order.size)[:, None], f.shape)[u]
-            src = f[u]
-            g = src >= first
-            np.maximum.at(last, src[g] - first, cons[g])
+        pos, last = last_use(net, order)
         cross = ((last // CG) > (pos // CG)) & (pos >= 0)  # needs a scratch slot
         fan_l = net.fanin[order].tolist()
         ar_l = net.arity[order].tolist()
@@ -341,7 +350,7 @@ class CFamilyEmitter:
         last_l = last.tolist()
         cross_l = cross.tolist()
         stores = p.stores
-        slot = [-1] * T
+        slot = [-1] * net.n_gates
         sref: list[str] = []
         free: list[int] = []
         chunks: list[list[str]] = []

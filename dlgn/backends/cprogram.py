@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..compiler.netlist import Netlist, NetlistTooLargeError
-from .cfamily import Program, lower_program
+from .cfamily import Program, last_use, lower_program
 
 __all__ = ["GateProgram", "gate_program", "anf_of", "MAX_INDEX", "emit_code"]
 
@@ -123,24 +123,14 @@ def gate_program(netlist: Netlist) -> GateProgram:
         else [0] * p.n_outputs
     ZERO, ONE = NI, NI + 1
     order = p.order
-    T = net.n_gates
-    pos = np.full(T, -1, dtype=np.int64)
-    pos[order] = np.arange(order.size)
-    last = pos.copy()
-    if order.size:
-        f = net.fanin[order]
-        u = np.arange(net.max_arity)[None, :] < net.arity[order][:, None].astype(np.int64)
-        cons = np.broadcast_to(np.arange(order.size)[:, None], f.shape)[u]
-        src = f[u]
-        g = src >= first
-        np.maximum.at(last, src[g] - first, cons[g])
+    _, last = last_use(net, order)
     last_l = last.tolist()
     fan_l = net.fanin[order].tolist()
     ar_l = net.arity[order].tolist()
     tab_l = net.table[order].tolist()
     stores = p.stores
     code: list[int] = []   # flat: w, a, b, w, a, b, ...
-    val = [0] * T          # gate -> its index in v
+    val = [0] * net.n_gates  # gate -> its index in v
     free: list[int] = []
     top = [NI + 2]         # next never-used register
 
