@@ -1,4 +1,6 @@
 """Helpers shared by the compiler tests (not a test module)."""
+import importlib
+
 import numpy as np
 from hypothesis import strategies as st
 
@@ -40,3 +42,51 @@ def netlists(draw, max_inputs=8, max_gates=40):
                           p_const=draw(st.sampled_from([0.0, 0.1, 0.3])),
                           p_dup=draw(st.sampled_from([0.0, 0.2, 0.5])),
                           p_special_output=0.2, window=draw(st.sampled_from([None, 4])))
+
+
+def union(nets) -> Netlist:
+    """Disjoint union of head-less netlists (inputs, gates and outputs side by side): many
+    random nets checked by one compiler run."""
+    n_in = sum(n.n_inputs for n in nets)
+    K = max(n.max_arity for n in nets)
+    fan, ar, tab, outs, inv = [], [], [], [], []
+    in_base, gate_base = 0, 2 + n_in
+    for n in nets:
+        remap = np.empty(n.n_nodes, dtype=np.int64)
+        remap[:2] = [0, 1]
+        remap[2:2 + n.n_inputs] = 2 + in_base + np.arange(n.n_inputs)
+        remap[n.first_gate:] = gate_base + np.arange(n.n_gates)
+        full = np.zeros((n.n_gates, K), dtype=np.int64)
+        full[:, :n.fanin.shape[1]] = remap[n.fanin.astype(np.int64)]
+        full[~(np.arange(K)[None, :] < n.arity[:, None])] = 0
+        fan.append(full)
+        ar.append(n.arity)
+        tab.append(n.table)
+        outs.append(remap[n.outputs])
+        inv.append(n.invert)
+        in_base += n.n_inputs
+        gate_base += n.n_gates
+    return Netlist(n_in, np.concatenate(fan), np.concatenate(ar), np.concatenate(tab),
+                   np.concatenate(outs), np.concatenate(inv)).check()
+
+
+def check_c_model(model, net, rng, batches):
+    """A built C model equals the reference simulator on random rows of each batch size
+    (uint8 rows, bool rows for odd sizes): outputs, scores, predict and predict_packed."""
+    sim = importlib.import_module("dlgn.compiler.simulate")   # the module, not the function
+    for n in batches:
+        X = rng.integers(0, 2, size=(n, net.n_inputs)).astype(np.uint8)
+        if n % 2:
+            X = X.astype(bool)
+        got = model.outputs(X)
+        assert got.dtype == bool and got.shape == (n, net.n_outputs)
+        np.testing.assert_array_equal(got, sim.simulate(net, X))
+        if net.n_classes:
+            s = model.scores(X)
+            assert s.dtype == np.int32 and s.shape == (n, net.n_classes)
+            np.testing.assert_array_equal(s, sim.scores(net, X))
+            p = model.predict(X)
+            assert p.shape == (n,)
+            np.testing.assert_array_equal(p, sim.predict(net, X))
+            Xp = np.packbits(X.astype(np.uint8), axis=1, bitorder="little")
+            np.testing.assert_array_equal(model.predict_packed(Xp), sim.predict(net, X))

@@ -13,25 +13,14 @@ from dlgn.compiler import Netlist, optimize, random_layered, random_netlist
 from dlgn.compiler.gates import eval_table
 from dlgn.runtime.c_build import build_c
 
-from _compiler_util import netlists
+from _compiler_util import check_c_model, netlists, union
 
 sim = importlib.import_module("dlgn.compiler.simulate")
 BATCHES = (0, 1, 63, 64, 65)
 
 
 def _check(model, net, rng, batches=BATCHES):
-    for n in batches:
-        X = rng.integers(0, 2, size=(n, net.n_inputs)).astype(np.uint8)
-        if n % 2:
-            X = X.astype(bool)
-        got = model.outputs(X)
-        assert got.dtype == bool and got.shape == (n, net.n_outputs)
-        np.testing.assert_array_equal(got, sim.simulate(net, X))
-        if net.n_classes:
-            np.testing.assert_array_equal(model.scores(X), sim.scores(net, X))
-            np.testing.assert_array_equal(model.predict(X), sim.predict(net, X))
-            Xp = np.packbits(X.astype(np.uint8), axis=1, bitorder="little")
-            np.testing.assert_array_equal(model.predict_packed(Xp), sim.predict(net, X))
+    check_c_model(model, net, rng, batches)
 
 
 def test_anf_codes_evaluate_every_two_input_table():
@@ -84,31 +73,6 @@ def test_program_semantics_equal_simulator(net, seed):
         np.testing.assert_array_equal(cnt, sim.scores(net, X))
 
 
-def _union(nets):
-    """Disjoint union of head-less netlists: many random nets in one compiler run."""
-    n_in = sum(n.n_inputs for n in nets)
-    K = max(n.max_arity for n in nets)
-    fan, ar, tab, outs, inv = [], [], [], [], []
-    in_base, gate_base = 0, 2 + n_in
-    for n in nets:
-        remap = np.empty(n.n_nodes, dtype=np.int64)
-        remap[:2] = [0, 1]
-        remap[2:2 + n.n_inputs] = 2 + in_base + np.arange(n.n_inputs)
-        remap[n.first_gate:] = gate_base + np.arange(n.n_gates)
-        full = np.zeros((n.n_gates, K), dtype=np.int64)
-        full[:, :n.fanin.shape[1]] = remap[n.fanin.astype(np.int64)]
-        full[~(np.arange(K)[None, :] < n.arity[:, None])] = 0
-        fan.append(full)
-        ar.append(n.arity)
-        tab.append(n.table)
-        outs.append(remap[n.outputs])
-        inv.append(n.invert)
-        in_base += n.n_inputs
-        gate_base += n.n_gates
-    return Netlist(n_in, np.concatenate(fan), np.concatenate(ar), np.concatenate(tab),
-                   np.concatenate(outs), np.concatenate(inv)).check()
-
-
 @pytest.mark.parametrize("word_bits", [64, 512])
 def test_many_random_nets_in_one_program_build(word_bits, tmp_path):
     """Edge cases (arity 0-6, duplicate and constant fan-ins, outputs that are constants
@@ -116,7 +80,7 @@ def test_many_random_nets_in_one_program_build(word_bits, tmp_path):
     nets = [random_netlist(s, n_inputs=int(1 + s % 9), n_gates=int(s * 7 % 80), max_arity=6,
                            min_arity=s % 2, n_outputs=int(1 + s % 10), p_const=0.2, p_dup=0.3,
                            p_special_output=0.2) for s in range(60)]
-    net = _union(nets)
+    net = union(nets)
     m = build_c(net, mode="program", word_bits=word_bits, cache_dir=tmp_path, threads=2)
     assert m.mode == "program"
     _check(m, net, np.random.default_rng(word_bits), batches=BATCHES + (513,))

@@ -13,53 +13,14 @@ import dlgn
 from dlgn.compiler import Netlist, NetlistError, random_layered, random_netlist
 from dlgn.runtime.c_build import CompiledCModel, build_c
 
+from _compiler_util import check_c_model, union
+
 sim = importlib.import_module("dlgn.compiler.simulate")
 BATCHES = (0, 1, 63, 64, 65, 511, 513)
 
 
-def _union(nets):
-    """Disjoint union of netlists (inputs, gates and outputs side by side, no head): many
-    random nets checked by one compiler run."""
-    n_in = sum(n.n_inputs for n in nets)
-    K = max(n.max_arity for n in nets)
-    fan, ar, tab, outs, inv = [], [], [], [], []
-    in_base, gate_base = 0, 2 + n_in
-    for n in nets:
-        f = n.fanin.astype(np.int64)
-        remap = np.empty(n.n_nodes, dtype=np.int64)
-        remap[:2] = [0, 1]
-        remap[2:2 + n.n_inputs] = 2 + in_base + np.arange(n.n_inputs)
-        remap[n.first_gate:] = gate_base + np.arange(n.n_gates)
-        full = np.zeros((n.n_gates, K), dtype=np.int64)
-        full[:, :f.shape[1]] = remap[f]
-        used = np.arange(K)[None, :] < n.arity[:, None]
-        full[~used] = 0
-        fan.append(full)
-        ar.append(n.arity)
-        tab.append(n.table)
-        outs.append(remap[n.outputs])
-        inv.append(n.invert)
-        in_base += n.n_inputs
-        gate_base += n.n_gates
-    return Netlist(n_in, np.concatenate(fan), np.concatenate(ar), np.concatenate(tab),
-                   np.concatenate(outs), np.concatenate(inv)).check()
-
-
 def _check(model, net, rng, batches=BATCHES):
-    for n in batches:
-        X = rng.integers(0, 2, size=(n, net.n_inputs)).astype(np.uint8)
-        if n % 2:
-            X = X.astype(bool)
-        got = model.outputs(X)
-        assert got.dtype == bool and got.shape == (n, net.n_outputs)
-        np.testing.assert_array_equal(got, sim.simulate(net, X))
-        if net.n_classes:
-            s = model.scores(X)
-            assert s.dtype == np.int32 and s.shape == (n, net.n_classes)
-            np.testing.assert_array_equal(s, sim.scores(net, X))
-            p = model.predict(X)
-            assert p.shape == (n,)
-            np.testing.assert_array_equal(p, sim.predict(net, X))
+    check_c_model(model, net, rng, batches)
 
 
 @pytest.mark.parametrize("word_bits", [64, 128, 256, 512])
@@ -70,7 +31,7 @@ def test_many_random_nets_in_one_build(word_bits):
                            min_arity=0, n_outputs=int(rng.integers(0, 6)), n_classes=0,
                            p_const=0.15, p_invert=0.3, p_special_output=0.2)
             for s in rng.integers(0, 1 << 30, size=25)]
-    net = _union(nets)
+    net = union(nets)
     model = build_c(net, word_bits=word_bits, threads=2, chunk_gates=int(rng.integers(5, 60)))
     _check(model, net, rng)
 
