@@ -102,6 +102,17 @@ def _unique_connections(n_in, n_out, k, gen):
     return idx.gather(1, perm).contiguous()
 
 
+def _open_uniform(like: torch.Tensor) -> torch.Tensor:
+    """Uniform noise in (0, 1) shaped like ``like``, from torch's global RNG (so that a
+    resumed run replays it)."""
+    return torch.rand(like.shape, device=like.device).clamp_(1e-10, 1 - 1e-10)
+
+
+def _gumbel(u: torch.Tensor) -> torch.Tensor:
+    """Standard Gumbel noise from uniform noise ``u`` in (0, 1)."""
+    return -torch.log(-torch.log(u))
+
+
 def make_connections(n_in: int, n_out: int, k: int, kind: str = "random", generator=None):
     """Connection indices long[n_out, k] into ``n_in`` inputs ("random" or "unique")."""
     _choice("connections", kind, CONNECTIONS)
@@ -308,8 +319,7 @@ class LogicLayer(nn.Module):
         logits = self.conn_weight.reshape(-1, self.conn_weight.shape[2])
         cand = None if self.candidates == 0 else self.cand.reshape(logits.shape)
         if self.selection == "gumbel":
-            u = torch.rand(logits.shape, device=logits.device).clamp_(1e-10, 1 - 1e-10)
-            logits = logits - torch.log(-torch.log(u))
+            logits = logits + _gumbel(_open_uniform(logits))
         p = torch.softmax(logits / self.conn_tau, dim=1)
         choice = None if self.selection == "soft" else logits.detach().argmax(1)
         return select_candidates(x, cand, p, choice)
@@ -318,9 +328,9 @@ class LogicLayer(nn.Module):
         """omega with the Gumbel-max trick's noise: logistic noise on each IWP weight (the
         binary case), Gumbel noise on each OP logit; drawn from torch's global RNG (so a
         resumed run replays it)."""
-        u = torch.rand(self.weight.shape, device=self.weight.device).clamp_(1e-10, 1 - 1e-10)
+        u = _open_uniform(self.weight)
         if self.parametrization == "op":
-            return op_soft_table(self.weight - torch.log(-torch.log(u)))
+            return op_soft_table(self.weight + _gumbel(u))
         return phi_fn(self.phi)(self.weight + torch.log(u) - torch.log1p(-u))
 
     def extra_repr(self) -> str:
