@@ -29,7 +29,7 @@ from dlgn.compiler.gates import MAX_ARITY
 
 __all__ = ["logic_forward_torch", "logic_forward_literal", "logic_forward_hard",
            "check_layer_args", "reduced_coeffs", "select_candidates", "select_candidates_literal",
-           "dense_selection"]
+           "dense_selection", "tree_level"]
 
 
 def check_layer_args(x: torch.Tensor, idx: torch.Tensor, omega: torch.Tensor) -> int:
@@ -196,37 +196,94 @@ class _GateK(torch.autograd.Function):
     def forward(ctx, xt, idx, omega):
         k = idx.shape[1]
         xs = [xt.index_select(0, idx[:, i]).unsqueeze(1) for i in range(k)]   # [out, 1, B]
-        v = omega.unsqueeze(2)
-        ds = []
-        for i in range(k):
-            h = v.shape[1] // 2
-            d = v[:, h:] - v[:, :h]
-            ds.append(d)
-            v = torch.addcmul(v[:, :h], xs[i], d)
+        v, ds = _interp_forward(xs, omega)
         ctx.save_for_backward(idx, *xs, *ds)
         ctx.n_in, ctx.k = xt.shape[0], k
-        return v.squeeze(1)
+        return v
 
     @staticmethod
     def backward(ctx, g):
         idx, *saved = ctx.saved_tensors
         k = ctx.k
-        xs, ds = saved[:k], saved[k:]
-        g = g.contiguous().unsqueeze(1)                                  # [out, 1, B]
-        gx = torch.zeros(ctx.n_in, g.shape[2], dtype=g.dtype, device=g.device) \
+        gx = torch.zeros(ctx.n_in, g.shape[1], dtype=g.dtype, device=g.device) \
             if ctx.needs_input_grad[0] else None
-        for i in range(k - 1, -1, -1):
+
+        def into(i, gi):
             if gx is not None:
-                gx.index_add_(0, idx[:, i], (g * ds[i]).sum(1))
-            if i == 0 and not ctx.needs_input_grad[2]:
-                break
-            h = g.shape[1]
-            up = torch.empty(g.shape[0], 2 * h, g.shape[2], dtype=g.dtype, device=g.device)
-            torch.mul(g, xs[i], out=up[:, h:])
-            torch.sub(g, up[:, h:], out=up[:, :h])
-            g = up
-        gw = g.sum(2) if ctx.needs_input_grad[2] else None
+                gx.index_add_(0, idx[:, i], gi)
+
+        gw = _interp_backward(g, saved[:k], saved[k:], into, ctx.needs_input_grad[2])
         return gx, None, gw
+
+
+def _interp_forward(xs, omega):
+    """The successive interpolation of a k-input gate: ``xs`` the k inputs (each
+    [out, 1, M]), ``omega`` [out, 2**k] -> (y [out, M], the differences of every level)."""
+    v = omega.unsqueeze(2)
+    ds = []
+    for x in xs:
+        h = v.shape[1] // 2
+        d = v[:, h:] - v[:, :h]
+        ds.append(d)
+        v = torch.addcmul(v[:, :h], x, d)
+    return v.squeeze(1), ds
+
+
+def _interp_backward(g, xs, ds, into, need_w: bool):
+    """The backward of :func:`_interp_forward`, level by level into preallocated buffers:
+    ``into(i, dy/dx_i * g)`` receives each input's gradient [out, M]; returns the gradient
+    of omega (None unless ``need_w``)."""
+    k = len(xs)
+    g = g.contiguous().unsqueeze(1)                                  # [out, 1, M]
+    for i in range(k - 1, -1, -1):
+        into(i, (g * ds[i]).sum(1))
+        if i == 0 and not need_w:
+            return None
+        h = g.shape[1]
+        up = torch.empty(g.shape[0], 2 * h, g.shape[2], dtype=g.dtype, device=g.device)
+        torch.mul(g, xs[i], out=up[:, h:])
+        torch.sub(g, up[:, h:], out=up[:, :h])
+        g = up
+    return g.sum(2) if need_w else None
+
+
+class _Tree(torch.autograd.Function):
+    """One level of logic trees: v[G, k, M] (gate g's inputs are rows v[g, :, :], already
+    gathered) and omega[G, 2**k] -> y[G, M], the interpolation of :class:`_GateK` (any k
+    from 1), with its hand-written backward into v."""
+
+    @staticmethod
+    def forward(ctx, v, omega):
+        k = v.shape[1]
+        xs = [v[:, i:i + 1] for i in range(k)]
+        y, ds = _interp_forward(xs, omega)
+        ctx.save_for_backward(v, *ds)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        v, *ds = ctx.saved_tensors
+        gv = torch.empty_like(v) if ctx.needs_input_grad[0] else None
+
+        def into(i, gi):
+            if gv is not None:
+                gv[:, i] = gi
+
+        gw = _interp_backward(g, [v[:, i:i + 1] for i in range(v.shape[1])], ds, into,
+                              ctx.needs_input_grad[1])
+        return gv, gw
+
+
+def tree_level(v: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
+    """Relaxed gates over pre-gathered inputs: ``v[G, k, M]`` (float, in [0, 1]; gate g
+    reads ``v[g, 0..k-1, m]`` at column m) and ``omega[G, 2**k]`` -> ``y[G, M]``.  The
+    convolutional trees run their levels through it (positions x samples are the M
+    columns).  Differentiable in v and omega."""
+    if v.dim() != 3 or omega.dim() != 2 or omega.shape[0] != v.shape[0] \
+            or omega.shape[1] != 1 << v.shape[1] or not 1 <= v.shape[1] <= MAX_ARITY:
+        raise ValueError(f"tree_level: v must be [G, k, M] and omega [G, 2**k], got "
+                         f"{tuple(v.shape)} and {tuple(omega.shape)}")
+    return _Tree.apply(v, omega.to(v.dtype))
 
 
 def _forward_fm(xt: torch.Tensor, idx: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:

@@ -20,8 +20,9 @@ from dlgn.compiler.lower import add_layer
 from .functional import logic_forward_hard, logic_forward_torch, select_candidates
 from .relax import N_GATES, PHI_NAMES, op_soft_table, phi_fn
 
-__all__ = ["LogicLayer", "make_connections", "PARAMETRIZATIONS", "INITS", "CONNECTIONS",
-           "BACKENDS", "ESTIMATORS", "SELECTIONS", "RI_MU", "RI_SIGMA", "OP_RI_LOGIT"]
+__all__ = ["LogicLayer", "GateTables", "init_gate_weight", "make_connections",
+           "PARAMETRIZATIONS", "INITS", "CONNECTIONS", "BACKENDS", "ESTIMATORS", "SELECTIONS",
+           "RI_MU", "RI_SIGMA", "OP_RI_LOGIT"]
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,65 @@ def make_connections(n_in: int, n_out: int, k: int, kind: str = "random", genera
     return _unique_connections(n_in, n_out, k, gen)
 
 
-class LogicLayer(nn.Module):
+def init_gate_weight(n: int, k: int, parametrization: str, init: str, phi: str, gen,
+                     z: float | None = None) -> torch.Tensor:
+    """Initial weights of ``n`` gates of arity ``k``: IWP [n, 2**k] or OP logits [n, 16].
+    ``init="residual"``: every gate starts as the pass-through of its first input (IWP:
+    ``z * sign + N(0, RI_SIGMA)``, ``z`` = :data:`RI_MU` of ``phi`` unless given; OP: logit
+    :data:`OP_RI_LOGIT` on gate A); ``"gaussian"``: N(0, 1)."""
+    if parametrization == "op":
+        if init == "gaussian":
+            return torch.randn(n, N_GATES, generator=gen)
+        w = torch.zeros(n, N_GATES)
+        w[:, _OP_GATE_A] = OP_RI_LOGIT if z is None else float(z)
+        return w
+    if init == "gaussian":
+        return torch.randn(n, 1 << k, generator=gen)
+    sign = torch.as_tensor(table_bits(passthrough_table(k, 0), k), dtype=torch.float32) * 2 - 1
+    mu = RI_MU[phi] if z is None else float(z)
+    return torch.randn(n, 1 << k, generator=gen) * RI_SIGMA + mu * sign
+
+
+class GateTables:
+    """What a module of learned gates shares (a mixin over ``weight``, ``parametrization``,
+    ``phi`` and ``arity``): the soft truth tables, the discretized ones, and the noisy ones
+    of the Gumbel estimator."""
+
+    def omega(self) -> torch.Tensor:
+        """The soft truth table [gates, 2**k]: phi(W) (IWP) or the OP soft table."""
+        if self.parametrization == "op":
+            return op_soft_table(self.weight)
+        return phi_fn(self.phi)(self.weight)
+
+    def table_bits(self) -> torch.Tensor:
+        """Discretized truth tables as bool [gates, 2**k] (entry u = output on input u)."""
+        with torch.no_grad():
+            if self.parametrization == "op":
+                tabs = torch.tensor(GATE_TABLES, device=self.weight.device)[self.weight.argmax(1)]
+                return ((tabs.unsqueeze(1) >> torch.arange(4, device=tabs.device)) & 1).bool()
+            return self.omega() >= 0.5
+
+    def _tables_long(self) -> torch.Tensor:
+        bits = self.table_bits().long()
+        w = torch.ones(1 << self.arity, dtype=torch.long, device=bits.device)
+        w = w << torch.arange(1 << self.arity, device=bits.device)  # 1 << 63 wraps to int64 min
+        return (bits * w).sum(1)  # int64 two's complement of the uint64 table
+
+    def tables(self) -> np.ndarray:
+        """Discretized truth tables, uint64 numpy [gates] (DESIGN.md convention)."""
+        return self._tables_long().cpu().numpy().astype(np.uint64)
+
+    def _noisy_omega(self):
+        """omega with the Gumbel-max trick's noise: logistic noise on each IWP weight (the
+        binary case), Gumbel noise on each OP logit; drawn from torch's global RNG (so a
+        resumed run replays it)."""
+        u = _open_uniform(self.weight)
+        if self.parametrization == "op":
+            return op_soft_table(self.weight + _gumbel(u))
+        return phi_fn(self.phi)(self.weight + torch.log(u) - torch.log1p(-u))
+
+
+class LogicLayer(GateTables, nn.Module):
     """A layer of ``out_features`` gates of ``arity`` inputs each (see the module docstring).
 
     Parameters: ``weight`` [out, 2**k] (IWP: omega = phi(weight)) or [out, 16] (OP logits).
@@ -205,46 +264,13 @@ class LogicLayer(nn.Module):
 
     # ------------------------------------------------------------------ init
     def _init_weight(self, gen):
-        n, k = self.out_features, self.arity
-        if self.parametrization == "op":
-            if self.init == "gaussian":
-                return torch.randn(n, N_GATES, generator=gen)
-            w = torch.zeros(n, N_GATES)
-            w[:, _OP_GATE_A] = OP_RI_LOGIT
-            return w
-        if self.init == "gaussian":
-            return torch.randn(n, 1 << k, generator=gen)
-        sign = torch.as_tensor(table_bits(passthrough_table(k, 0), k), dtype=torch.float32) * 2 - 1
-        return torch.randn(n, 1 << k, generator=gen) * RI_SIGMA + RI_MU[self.phi] * sign
+        return init_gate_weight(self.out_features, self.arity, self.parametrization, self.init,
+                                self.phi, gen)
 
     # ------------------------------------------------------------------ views
     @property
     def n_params(self) -> int:
         return self.weight.numel()
-
-    def omega(self) -> torch.Tensor:
-        """The soft truth table [out, 2**k]: phi(W) (IWP) or the OP soft table."""
-        if self.parametrization == "op":
-            return op_soft_table(self.weight)
-        return phi_fn(self.phi)(self.weight)
-
-    def table_bits(self) -> torch.Tensor:
-        """Discretized truth tables as bool [out, 2**k] (entry u = output on input u)."""
-        with torch.no_grad():
-            if self.parametrization == "op":
-                tabs = torch.tensor(GATE_TABLES, device=self.weight.device)[self.weight.argmax(1)]
-                return ((tabs.unsqueeze(1) >> torch.arange(4, device=tabs.device)) & 1).bool()
-            return self.omega() >= 0.5
-
-    def _tables_long(self) -> torch.Tensor:
-        bits = self.table_bits().long()
-        w = torch.ones(1 << self.arity, dtype=torch.long, device=bits.device)
-        w = w << torch.arange(1 << self.arity, device=bits.device)  # 1 << 63 wraps to int64 min
-        return (bits * w).sum(1)  # int64 two's complement of the uint64 table
-
-    def tables(self) -> np.ndarray:
-        """Discretized truth tables, uint64 numpy [out] (DESIGN.md convention)."""
-        return self._tables_long().cpu().numpy().astype(np.uint64)
 
     @property
     def learned(self) -> bool:
@@ -323,15 +349,6 @@ class LogicLayer(nn.Module):
         p = torch.softmax(logits / self.conn_tau, dim=1)
         choice = None if self.selection == "soft" else logits.detach().argmax(1)
         return select_candidates(x, cand, p, choice)
-
-    def _noisy_omega(self):
-        """omega with the Gumbel-max trick's noise: logistic noise on each IWP weight (the
-        binary case), Gumbel noise on each OP logit; drawn from torch's global RNG (so a
-        resumed run replays it)."""
-        u = _open_uniform(self.weight)
-        if self.parametrization == "op":
-            return op_soft_table(self.weight + _gumbel(u))
-        return phi_fn(self.phi)(self.weight + torch.log(u) - torch.log1p(-u))
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
