@@ -32,6 +32,8 @@ class LogicNet(nn.Module):
     ``connections="learned"``: ``candidates`` (an int, or one per layer) and ``selection``
     go to every :class:`LogicLayer`, as does ``estimator``."""
 
+    _CONFIG_KEYS = _CONFIG_KEYS
+
     def __init__(self, in_features: int, layers=(8000,) * 4, n_classes: int = 10, arity: int = 2,
                  parametrization: str = "iwp", init: str = "residual", tau: float = 10.0,
                  connections: str = "random", phi: str = "sigmoid", encoder=None,
@@ -43,6 +45,34 @@ class LogicNet(nn.Module):
         layers = [int(w) for w in layers]
         if not layers:
             raise ValueError("a LogicNet needs at least one layer")
+        seed = self._setup_io(in_features, encoder, n_classes, tau, seed)
+        self.head.group_sizes(layers[-1])  # raises if the last width is not divisible
+        gen = torch.Generator().manual_seed(int(seed))
+        widths = [self.n_inputs] + layers
+        per_layer = list(candidates) if isinstance(candidates, (list, tuple)) \
+            else [candidates] * len(layers)
+        if len(per_layer) != len(layers):
+            raise ValueError(f"candidates: one per layer ({len(layers)}), got {len(per_layer)}")
+        self.layers = nn.ModuleList(
+            LogicLayer(widths[i], widths[i + 1], arity, parametrization, init, connections, phi,
+                       backend, generator=gen, candidates=per_layer[i], selection=selection,
+                       estimator=estimator) for i in range(len(layers)))
+        self.config = {"in_features": int(in_features), "layers": layers,
+                       "n_classes": int(n_classes), "arity": int(arity),
+                       "parametrization": parametrization, "init": init, "tau": float(tau),
+                       "connections": connections, "phi": phi,
+                       "encoder": self.encoder.to_dict() if self.encoder is not None else None,
+                       "backend": backend, "seed": int(seed)}
+        if connections == "learned":
+            self.config.update(candidates=[int(c) for c in per_layer]
+                               if isinstance(candidates, (list, tuple)) else int(candidates),
+                               selection=selection)
+        if estimator != "soft":
+            self.config["estimator"] = estimator
+
+    def _setup_io(self, in_features, encoder, n_classes, tau, seed) -> int:
+        """Validate and set the encoder, the raw feature count and the head; returns the
+        seed (drawn when None)."""
         if isinstance(in_features, bool) or not isinstance(in_features, (int, np.integer)) \
                 or in_features < 1:
             raise ValueError(f"in_features must be a positive int, got {in_features!r}")
@@ -62,35 +92,16 @@ class LogicNet(nn.Module):
         self.encoder = encoder
         self._in_features = int(in_features)
         self.head = GroupSum(int(n_classes), tau)
-        self.head.group_sizes(layers[-1])  # raises if the last width is not divisible
-        gen = torch.Generator().manual_seed(int(seed))
-        widths = [self.n_inputs] + layers
-        per_layer = list(candidates) if isinstance(candidates, (list, tuple)) \
-            else [candidates] * len(layers)
-        if len(per_layer) != len(layers):
-            raise ValueError(f"candidates: one per layer ({len(layers)}), got {len(per_layer)}")
-        self.layers = nn.ModuleList(
-            LogicLayer(widths[i], widths[i + 1], arity, parametrization, init, connections, phi,
-                       backend, generator=gen, candidates=per_layer[i], selection=selection,
-                       estimator=estimator) for i in range(len(layers)))
-        self.config = {"in_features": int(in_features), "layers": layers,
-                       "n_classes": int(n_classes), "arity": int(arity),
-                       "parametrization": parametrization, "init": init, "tau": float(tau),
-                       "connections": connections, "phi": phi,
-                       "encoder": encoder.to_dict() if encoder is not None else None,
-                       "backend": backend, "seed": int(seed)}
-        if connections == "learned":
-            self.config.update(candidates=[int(c) for c in per_layer]
-                               if isinstance(candidates, (list, tuple)) else int(candidates),
-                               selection=selection)
-        if estimator != "soft":
-            self.config["estimator"] = estimator
+        return int(seed)
 
     @classmethod
     def from_config(cls, config: dict) -> "LogicNet":
         if not isinstance(config, dict):
             raise TypeError(f"a LogicNet config is a dict, got {type(config).__name__}")
-        unknown = set(config) - set(_CONFIG_KEYS)
+        if cls is LogicNet and "conv" in config:
+            from .convnet import ConvLogicNet
+            return ConvLogicNet.from_config(config)
+        unknown = set(config) - set(cls._CONFIG_KEYS)
         if unknown or "in_features" not in config:
             raise ValueError(f"bad LogicNet config: unknown keys {sorted(unknown)}"
                              if unknown else "bad LogicNet config: no in_features")
@@ -104,7 +115,8 @@ class LogicNet(nn.Module):
 
     @property
     def n_gates(self) -> int:
-        return sum(layer.out_features for layer in self.layers)
+        """Gates of the discretized net (a convolution's at every position)."""
+        return sum(getattr(m, "n_gates", m.out_features) for m in self.layers)
 
     # ------------------------------------------------------------------ forward
     def encode(self, x) -> torch.Tensor:
