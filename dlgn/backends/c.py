@@ -39,6 +39,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from ..compiler.netlist import Netlist
+from ..compiler.shared import SharedNet
 from .cfamily import CFamilyEmitter
 from .cprogram import emit_code, gate_program
 
@@ -92,7 +93,7 @@ def cdef(netlist: Netlist, prefix: str = "dlgn") -> str:
 
 def emit_header(netlist: Netlist, prefix: str = "dlgn", **_ignored) -> str:
     """The ``.h`` matching :func:`emit` (same ``prefix``)."""
-    if not isinstance(netlist, Netlist):
+    if not isinstance(netlist, (Netlist, SharedNet)):
         raise TypeError(f"expected a dlgn Netlist, got {type(netlist).__name__}")
     P = prefix.upper()
     head = netlist.n_classes > 0

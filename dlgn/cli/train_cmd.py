@@ -29,7 +29,8 @@ __all__ = ["add_parser", "run", "parse_layers", "build_net", "resolve_preset"]
 PRESET_DEFAULTS = {"layers": None, "epochs": None, "batch_size": None, "lr": None, "tau": None,
                    "schedule": "constant", "arity": 2, "connections": "random",
                    "candidates": 8, "selection": "hard", "estimator": "soft", "bits": None,
-                   "crop": None, "learn_thresholds": False, "val_split": 0.0}
+                   "crop": None, "learn_thresholds": False, "val_split": 0.0,
+                   "conv": None, "image": None}
 PRESET_OPTIONS = tuple(PRESET_DEFAULTS)
 
 
@@ -279,6 +280,20 @@ def build_net(args, data):
                              f"not to {data.name}'s {spec.get('kind')}")
         spec.update(crop=args.crop, learnable=bool(args.learn_thresholds))
     encoder = make_encoder(data, spec)
+    conv = getattr(args, "conv", None)
+    if conv:                    # a convolutional recipe (a preset's "conv" blocks)
+        from ..frontend.convnet import ConvLogicNet
+        image = getattr(args, "image", None) or _image_shape(data.n_features)
+        if args.crop:
+            image = [image[0], int(args.crop), int(args.crop)]
+        net = ConvLogicNet(encoder.n_raw_features if args.crop else data.n_features,
+                           image, conv, layers=parse_layers(args.layers) if args.layers else [],
+                           n_classes=data.n_classes, arity=args.arity,
+                           parametrization=args.parametrization, init=args.init, tau=args.tau,
+                           connections=args.connections, phi=args.phi, encoder=encoder,
+                           seed=args.seed, candidates=args.candidates,
+                           selection=args.selection, estimator=args.estimator)
+        return net.double() if getattr(args, "dtype", "float32") == "float64" else net
     net = LogicNet(data.n_features, layers=parse_layers(args.layers),
                    n_classes=data.n_classes, arity=args.arity,
                    parametrization=args.parametrization, init=args.init, tau=args.tau,
@@ -288,6 +303,16 @@ def build_net(args, data):
     if getattr(args, "dtype", "float32") == "float64":
         net = net.double()
     return net
+
+
+def _image_shape(n_features: int) -> list[int]:
+    """(C, H, W) of a square image data set's rows (1 or 3 channels)."""
+    for c in (1, 3):
+        side = int(round((n_features / c) ** 0.5))
+        if c * side * side == n_features:
+            return [c, side, side]
+    raise UsageError(f"a convolutional recipe needs image rows; {n_features} features are "
+                     f"not a square image of 1 or 3 channels")
 
 
 def _load(args):

@@ -352,9 +352,11 @@ class SharedNet:
         meta = dict(self.meta)
         meta["shared"] = {"format": SHARED_FORMAT, "version": SHARED_VERSION,
                           "stages": [st.describe() for st in self.stages],
-                          "parts": [[p.n_inputs, p.n_gates, p.n_outputs] for p in parts]}
+                          "parts": [[p.n_inputs, p.n_gates, p.n_outputs] for p in parts],
+                          "group_sizes": self.tail.group_sizes.tolist()}
+        # the head's groups live in meta: a plain netlist's groups cover all its outputs
         return Netlist(n_in, np.concatenate(fans), np.concatenate(ars), np.concatenate(tabs),
-                       np.concatenate(outs), np.concatenate(invs), self.tail.group_sizes,
+                       np.concatenate(outs), np.concatenate(invs), None,
                        self.tail.tau, meta).check()
 
     @classmethod
@@ -384,6 +386,13 @@ class SharedNet:
         if sum(s[0] for s in sizes) != net.n_inputs or sum(s[1] for s in sizes) != net.n_gates \
                 or sum(s[2] for s in sizes) != net.n_outputs:
             raise SharedNetError("the parts' sizes do not add up to the packed netlist's")
+        groups = desc.get("group_sizes", [])
+        if not isinstance(groups, list) or len(groups) > sizes[-1][2] \
+                or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                           for v in groups):
+            raise SharedNetError("meta['shared']['group_sizes'] must be positive ints")
+        if net.n_classes:
+            raise SharedNetError("a packed netlist keeps its head in meta['shared']")
         net.check()
         first = net.first_gate
         parts, in_off, g_off, o_off = [], 0, 0, 0
@@ -399,11 +408,9 @@ class SharedNet:
             last = i == len(sizes) - 1
             parts.append(Netlist(ni, np.where(used, loc_f, 0), ar, net.table[g_off:g_off + ng],
                                  loc_o, net.invert[o_off:o_off + no],
-                                 net.group_sizes if last else None,
+                                 groups if last else None,
                                  net.tau if last else 1.0).check())
             in_off, g_off, o_off = in_off + ni, g_off + ng, o_off + no
-        if net.n_classes and sum(net.group_sizes.tolist()) != parts[-1].n_outputs:
-            raise SharedNetError("the head's groups do not cover the tail's outputs")
         stages, k = [], 0
         for i, d in enumerate(stages_d):
             if not isinstance(d, dict):

@@ -22,6 +22,7 @@ import torch
 
 from ..compiler.atomic import atomic_write
 from ..errors import DlgnError
+from .convnet import ConvLogicNet
 from .net import LogicNet
 
 __all__ = ["MODEL_FORMAT", "MODEL_VERSION", "ModelFileError", "CheckpointError", "save_model",
@@ -151,7 +152,9 @@ def read_model_file(path, map_location="cpu") -> dict:
 def model_from_dict(obj: dict) -> LogicNet:
     """Rebuild the LogicNet of a validated model dict (eval mode)."""
     try:
-        net = LogicNet.from_config(obj["config"])
+        cfg = obj["config"]
+        kind = ConvLogicNet if isinstance(cfg, dict) and "conv" in cfg else LogicNet
+        net = kind.from_config(cfg)
         net.load_state_dict(obj["state_dict"], strict=True)
     except (TypeError, ValueError, RuntimeError, KeyError) as e:
         raise ModelFileError(f"model file does not describe a valid LogicNet: {e}") from e

@@ -401,6 +401,14 @@ PRESETS: dict[str, dict] = {
     "fashion-64k": dict(dataset="fashion-mnist", layers="32000,16000,16000",
                         connections="learned", candidates=8, estimator="hard", epochs=6,
                         batch_size=128, lr=0.02, tau=20.0, schedule="cosine", val_split=0.1),
+    # convolutional recipes (issue 14; benchmarks/conv_mnist.py measures them): logic trees
+    # of depth 3 over 3x3 fields of 2 channels, OR pooling, LogicTreeNet-S-like widths
+    "mnist-conv": dict(dataset="mnist", conv=[
+        dict(channels=16, depth=3, padding=1, pool=2),
+        dict(channels=48, depth=3, padding=1, pool=2),
+        dict(channels=144, depth=3, padding=1, pool=2)], layers="8000,10000", bits=2,
+        estimator="hard", epochs=7, batch_size=128, lr=0.02, tau=10.0, schedule="cosine",
+        val_split=0.1),
     # CIFAR: the image recipe, not measured here (no CIFAR files on the test machines)
     "cifar10": dict(layers="4x8000", epochs=10, batch_size=128, lr=0.02, tau=10.0),
     "cifar100": dict(layers="4x8000", epochs=10, batch_size=128, lr=0.02, tau=10.0),

@@ -98,9 +98,6 @@ class LogicNet(nn.Module):
     def from_config(cls, config: dict) -> "LogicNet":
         if not isinstance(config, dict):
             raise TypeError(f"a LogicNet config is a dict, got {type(config).__name__}")
-        if cls is LogicNet and "conv" in config:
-            from .convnet import ConvLogicNet
-            return ConvLogicNet.from_config(config)
         unknown = set(config) - set(cls._CONFIG_KEYS)
         if unknown or "in_features" not in config:
             raise ValueError(f"bad LogicNet config: unknown keys {sorted(unknown)}"

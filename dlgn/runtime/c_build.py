@@ -397,7 +397,12 @@ def build_c(netlist: Netlist, threads: int = 0, word_bits: int | None = None, cc
     (:func:`dlgn.backends.c.resolve_mode`: the program above
     :data:`dlgn.backends.c.PROGRAM_GATES` gates)."""
     from ..backends import c as cback
-    if not isinstance(netlist, Netlist):
+    from ..backends import cshared
+    from ..compiler.shared import SharedNet, is_packed
+    if is_packed(netlist):
+        netlist = SharedNet.from_netlist(netlist)
+    shared = isinstance(netlist, SharedNet)
+    if not shared and not isinstance(netlist, Netlist):
         raise TypeError(f"expected a dlgn Netlist, got {type(netlist).__name__}")
     netlist.check()
     threads = int(threads)
@@ -421,12 +426,17 @@ def build_c(netlist: Netlist, threads: int = 0, word_bits: int | None = None, cc
     flags = flags + [f"-DDLGN_WORD_BITS={wb}"]
     opts = {} if chunk_gates is None else {"chunk_gates": int(chunk_gates)}
     t0 = time.perf_counter()
-    mode = cback.resolve_mode(netlist, mode)
-    n_parts = cback.auto_parts(netlist) if parts is None else int(parts)
-    if n_parts < 1:
-        raise ValueError("parts must be >= 1")
-    sources = cback.emit_sources(netlist, n_parts, mode=mode, **opts)
-    cdef = cback.cdef(netlist)
+    if shared:        # the weight-shared form: kernels in loops over positions, one unit
+        mode = "shared"
+        sources = [cshared.emit_shared(netlist, **opts)]
+        cdef = cshared.shared_cdef(netlist)
+    else:
+        mode = cback.resolve_mode(netlist, mode)
+        n_parts = cback.auto_parts(netlist) if parts is None else int(parts)
+        if n_parts < 1:
+            raise ValueError("parts must be >= 1")
+        sources = cback.emit_sources(netlist, n_parts, mode=mode, **opts)
+        cdef = cback.cdef(netlist)
     parts = [*sources, cdef, " ".join(flags), cache.compiler_identity(cc), _GLUE_VERSION]
     if len(sources) > 1:
         parts.append(f"translation units: {len(sources)}")

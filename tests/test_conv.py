@@ -1,0 +1,319 @@
+"""Convolutional logic nets (issue 14): LogicConv2d / OrPool2d against references, the flat
+and weight-shared lowerings proven equal, the packed file form, ConvLogicNet, the C build of
+the shared form on every batch size, ABC on the flat form, Verilator on a small conv net."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dlgn.compiler.builder import NetlistBuilder
+from dlgn.compiler.netlist import NetlistFormatError
+from dlgn.compiler.shared import (PoolStage, SharedNet, SharedNetError, is_packed,
+                                  load_shared, simulate_shared)
+from dlgn.compiler.simulate import predict, simulate
+from dlgn.frontend.conv import LogicConv2d, OrPool2d
+from dlgn.frontend.convnet import ConvLogicNet
+from dlgn.frontend.encoders import ThermometerEncoder
+from dlgn.frontend.functional import logic_forward_literal, tree_level
+
+# (arity, depth, kernel, padding, stride, interleave, tree_channels)
+GEOMETRIES = [(2, 2, 3, 1, 1, 2, 2), (3, 2, 3, 0, 2, 1, 2), (4, 1, 3, 2, 1, 4, 1),
+              (2, 3, 3, 1, 1, 1, 2), (1, 2, 2, 0, 1, 1, 4), (6, 1, 1, 0, 1, 1, 1),
+              (2, 2, 3, 3, 3, 2, 3)]
+
+
+def _conv(geom, in_shape=(4, 6, 5), out=3, seed=1, **kw):
+    a, d, k, p, s, il, tc = geom
+    return LogicConv2d(in_shape, out, kernel_size=k, depth=d, arity=a, tree_channels=tc,
+                       stride=s, padding=p, interleave=il, init="gaussian", seed=seed, **kw)
+
+
+def _bits(n, f, seed=0):
+    return (torch.rand(n, f, generator=torch.Generator().manual_seed(seed)) > 0.5).float()
+
+
+def _flat(modules, n_in):
+    b = NetlistBuilder(n_in, rewrite=False)
+    lits = b.input_lits()
+    for m in modules:
+        lits = m.lower(b, lits)
+    return b.finish(lits)
+
+
+# ----------------------------------------------------------------------- the relaxation
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_tree_level_gradcheck(k):
+    g = torch.Generator().manual_seed(k)
+    v = torch.rand(5, k, 7, dtype=torch.float64, generator=g, requires_grad=True)
+    w = torch.rand(5, 1 << k, dtype=torch.float64, generator=g, requires_grad=True)
+    assert torch.autograd.gradcheck(tree_level, (v, w))
+    # the literal multilinear formula, gate by gate
+    for r in range(5):
+        x = v[r].t()                                            # [M, k]
+        ref = logic_forward_literal(x, torch.arange(k).view(1, k), w[r:r + 1])[:, 0]
+        assert torch.allclose(tree_level(v, w)[r], ref)
+
+
+def _reference_trees(conv, x):
+    """The relaxed conv written plainly: gather every leaf, then each node with the literal
+    formula of its own gate."""
+    B = x.shape[0]
+    ext = torch.cat([x, torch.zeros(B, 1, dtype=x.dtype)], dim=1)
+    v = ext[:, torch.from_numpy(conv._gather_index())].view(
+        B, conv.out_channels, conv.n_leaves, conv.n_positions)
+    omega, off, a = conv.omega(), 0, conv.arity
+    for n in conv.level_sizes:
+        nxt = torch.empty(B, conv.out_channels, n, conv.n_positions, dtype=x.dtype)
+        for o in range(conv.out_channels):
+            for j in range(n):
+                ins = v[:, o, j * a:(j + 1) * a, :].permute(0, 2, 1).reshape(-1, a)
+                w = omega[off + o * n + j:off + o * n + j + 1]
+                nxt[:, o, j] = logic_forward_literal(ins, torch.arange(a).view(1, a), w)[:, 0] \
+                    .view(B, conv.n_positions)
+        off += conv.out_channels * n
+        v = nxt
+    return v.reshape(B, -1)
+
+
+@pytest.mark.parametrize("geom", GEOMETRIES[:5])
+def test_conv_training_forward_matches_reference(geom):
+    conv = _conv(geom).double()
+    x = torch.rand(3, conv.in_features, dtype=torch.float64,
+                   generator=torch.Generator().manual_seed(3))
+    conv.train()
+    y = conv(x)
+    assert y.shape == (3, conv.out_features)
+    assert torch.allclose(y, _reference_trees(conv, x))
+    y.pow(2).sum().backward()
+    assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
+
+
+def test_conv_gradient_flows_to_input():
+    conv = _conv(GEOMETRIES[0]).double()
+    x = torch.rand(2, conv.in_features, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: conv(t), (x,))
+
+
+def test_orpool_training_is_max_and_eval_is_or():
+    pool = OrPool2d((3, 7, 6), 2)
+    x = torch.rand(4, 3 * 7 * 6)
+    ref = torch.nn.functional.max_pool2d(x.view(4, 3, 7, 6), 2).reshape(4, -1)
+    assert torch.equal(pool(x), ref)
+    pool.eval()
+    xb = _bits(4, 3 * 7 * 6)
+    assert torch.equal(pool(xb), torch.nn.functional.max_pool2d(xb.view(4, 3, 7, 6), 2)
+                       .reshape(4, -1))
+    net = _flat([pool], pool.in_features)
+    assert (simulate(net, xb.numpy().astype(np.uint8)) == pool(xb).numpy().astype(bool)).all()
+    big = OrPool2d((2, 9, 9), 3, stride=2)             # 9-input windows: an OR tree
+    big.eval()
+    xb = _bits(5, 2 * 81, seed=4)
+    net = _flat([big], big.in_features)
+    assert (simulate(net, xb.numpy().astype(np.uint8)) == big(xb).numpy().astype(bool)).all()
+
+
+# ----------------------------------------------------------------------- the two lowerings
+@pytest.mark.parametrize("geom", GEOMETRIES)
+def test_eval_flat_and_shared_agree(geom):
+    conv = _conv(geom)
+    pool = OrPool2d(conv.out_shape, 2 if min(conv.out_hw) >= 2 else 1)
+    conv2 = LogicConv2d(pool.out_shape, 2, kernel_size=1, depth=1, init="gaussian", seed=2)
+    mods = [conv, pool, conv2]
+    for m in mods:
+        m.eval()
+    x = _bits(9, conv.in_features)
+    y = conv2(pool(conv(x))).numpy().astype(bool)
+    flat = _flat(mods, conv.in_features)
+    tb = NetlistBuilder(conv2.out_features, rewrite=False)
+    sn = SharedNet([m.stage() for m in mods], tb.finish(tb.input_lits()))
+    X = x.numpy().astype(np.uint8)
+    assert (simulate(flat, X) == y).all()
+    assert (simulate_shared(sn, X) == y).all()
+    assert sn.expand().same_structure(flat)
+    assert sn.n_gates == flat.n_gates
+
+
+def test_op_parametrization_and_hard_estimator():
+    conv = LogicConv2d((2, 5, 5), 3, depth=2, parametrization="op", init="gaussian",
+                       estimator="hard", seed=5)
+    x = torch.rand(4, conv.in_features)
+    y = conv(x)
+    assert set(torch.unique(y).tolist()) <= {0.0, 1.0}
+    y.sum().backward()
+    assert conv.weight.grad.abs().sum() > 0
+    conv.eval()
+    xb = _bits(6, conv.in_features)
+    assert (simulate(_flat([conv], conv.in_features), xb.numpy().astype(np.uint8))
+            == conv(xb).numpy().astype(bool)).all()
+
+
+@pytest.mark.parametrize("bad", [dict(out_channels=0), dict(kernel_size=9), dict(interleave=3),
+                                 dict(parametrization="op", arity=3), dict(depth=0),
+                                 dict(arity=7)])
+def test_conv_errors(bad):
+    kw = dict(in_shape=(4, 6, 5), out_channels=2)
+    kw.update(bad)
+    with pytest.raises(ValueError):
+        LogicConv2d(**kw)
+    with pytest.raises(ValueError):
+        OrPool2d((1, 2, 2), 3)
+    with pytest.raises(ValueError):
+        _conv(GEOMETRIES[0])(torch.zeros(2, 7))
+
+
+# ----------------------------------------------------------------------- the file form
+def _small_net(seed=0, **kw):
+    X = np.random.default_rng(seed).random((40, 100)).astype(np.float32)
+    enc = ThermometerEncoder(2).fit(X)
+    cfg = dict(image=(1, 10, 10), conv=[dict(channels=4, padding=1, pool=2),
+                     dict(channels=6, depth=3, arity=3, padding=2, pool=3)],
+               layers=[30], n_classes=3, encoder=enc, seed=seed, init="gaussian")
+    cfg.update(kw)
+    return ConvLogicNet(100, **cfg), X
+
+
+def test_packed_round_trip_and_hostile_files(tmp_path):
+    net, X = _small_net()
+    sn = net.discretize_shared()
+    packed = sn.to_netlist()
+    assert is_packed(packed) and not is_packed(sn.tail)
+    path = tmp_path / "m.dlgn.npz"
+    sn.save(path)
+    back = load_shared(path)
+    bits = net.encode(torch.from_numpy(X)).numpy().astype(np.uint8)
+    assert (simulate_shared(back, bits) == simulate_shared(sn, bits)).all()
+    assert back.expand().same_structure(sn.expand())
+    # a gate of the first kernel reading the tail's inputs
+    bad = packed.copy()
+    bad.fanin[0, 0] = 2 + packed.n_inputs - 1
+    with pytest.raises(SharedNetError, match="outside its own"):
+        SharedNet.from_netlist(bad)
+    for key, value in [("parts", [[1, 2, 3]]), ("stages", "x"), ("version", 9),
+                       ("parts", [[-1, 0, 0]] * 3)]:
+        m = packed.copy()
+        m.meta = dict(m.meta, shared=dict(m.meta["shared"], **{key: value}))
+        m.save(tmp_path / "bad.dlgn.npz")
+        with pytest.raises(NetlistFormatError, match="bad.dlgn.npz"):
+            load_shared(tmp_path / "bad.dlgn.npz")
+    with pytest.raises(SharedNetError):
+        SharedNet.from_netlist(sn.tail)
+    with pytest.raises(SharedNetError):          # a pool that does not chain
+        SharedNet([PoolStage((2, 4, 4), 2, 2)], sn.tail)
+
+
+# ----------------------------------------------------------------------- ConvLogicNet
+def test_convnet_predict_checkpoint_and_training(tmp_path):
+    from dlgn.frontend.checkpoint import load_model, save_model
+    net, X = _small_net(1)
+    net.eval()
+    bits = net.encode(torch.from_numpy(X)).numpy().astype(np.uint8)
+    p = net.predict(X).numpy()
+    assert (predict(net.discretize(), bits) == p).all()
+    assert (predict(net.discretize_shared().expand(), bits) == p).all()
+    save_model(net, tmp_path / "m.pt")
+    back = load_model(tmp_path / "m.pt")
+    assert type(back) is ConvLogicNet and (back.predict(X).numpy() == p).all()
+    # a few Adam steps lower the loss on a fixed batch
+    net.train()
+    y = torch.from_numpy(np.arange(len(X)) % 3)
+    opt = torch.optim.Adam(net.parameters(), lr=0.05)
+    xt = torch.from_numpy(X)
+    first = None
+    for _ in range(8):
+        loss = torch.nn.functional.cross_entropy(net(xt), y)
+        first = loss.item() if first is None else first
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < first
+
+
+@pytest.mark.parametrize("bad", [dict(conv=[]), dict(conv=[dict(channels=2, colour=1)]),
+                                 dict(conv=[{"kernel": 3}]), dict(image=(1, 9, 9)),
+                                 dict(layers=[31])])
+def test_convnet_errors(bad):
+    with pytest.raises(ValueError):
+        _small_net(**bad)
+
+
+def test_train_cli_conv_preset_smoke(tmp_path):
+    """The ``dlgn train`` path of a conv recipe, on a tiny image data set."""
+    import argparse
+
+    from dlgn.cli.train_cmd import PRESET_DEFAULTS, build_net
+    from dlgn.frontend.data import PRESETS, Dataset
+    rng = np.random.default_rng(0)
+    x = rng.random((30, 784)).astype(np.float32)
+    data = Dataset("mnist", x, rng.integers(0, 10, 30), x[:10], rng.integers(0, 10, 10), 10,
+                   encoder={"kind": "thermometer", "n_bits": 1, "method": "uniform",
+                            "range": [0.0, 1.0]})
+    recipe = dict(PRESETS["mnist-conv"])
+    ns = argparse.Namespace(**{**PRESET_DEFAULTS, "parametrization": "iwp",
+                               "init": "residual", "phi": "sigmoid", "seed": 0, **recipe})
+    net = build_net(ns, data)
+    assert isinstance(net, ConvLogicNet) and net.layers[0].interleave == 2
+    assert net.layers[0].in_shape == (2, 28, 28)
+
+
+# ----------------------------------------------------------------------- backends
+def _shared_case(seed):
+    net, X = _small_net(seed)
+    net.eval()
+    bits = net.encode(torch.from_numpy(np.concatenate([X] * 4))).numpy().astype(np.uint8)
+    return net, net.discretize_shared(), bits
+
+
+@pytest.mark.parametrize("wb", [64, 512])
+def test_c_shared_every_batch_size(wb, tmp_path):
+    from dlgn.compiler import optimize
+    from dlgn.runtime.c_build import build_c
+    net, sn, bits = _shared_case(2)
+    want_o = simulate_shared(sn, bits)
+    want_p = predict(sn.expand(), bits)
+    for form in (sn, sn.to_netlist(), sn.map_nets(optimize)):
+        m = build_c(form, word_bits=wb, threads=2, cache_dir=tmp_path)
+        assert m.mode == "shared"
+        for n in (0, 1, 63, 64, 65, len(bits)):
+            assert (m.outputs(bits[:n]) == want_o[:n]).all()
+            assert (m.predict(bits[:n]) == want_p[:n]).all()
+            assert m.scores(bits[:n]).shape == (n, 3)
+        packed = np.packbits(bits, axis=1, bitorder="little")
+        assert (m.predict_packed(packed) == want_p).all()
+    flat = build_c(optimize(sn.expand()), word_bits=wb, cache_dir=tmp_path)
+    assert (flat.predict(bits) == want_p).all()
+
+
+def test_c_shared_is_deterministic_and_small():
+    from dlgn.backends.cshared import emit_shared
+    _, sn, _ = _shared_case(3)
+    a, b = emit_shared(sn), emit_shared(sn)
+    assert a == b
+    # the code holds each kernel gate once, not once per position
+    assert a.count("const dlgn_word v") < sn.n_kernel_gates + 100 < sn.n_gates
+
+
+def test_abc_proves_flat_equal_to_expanded_shared():
+    from dlgn.compiler import optimize
+    from dlgn.tools.abc import abc_equivalent, find_abc
+    if find_abc() is None:
+        pytest.skip("ABC is not installed")
+    net, sn, _ = _shared_case(4)
+    flat = net.discretize()                              # the frontend's own lowering
+    opt = sn.map_nets(optimize).expand()                 # optimized kernels, expanded
+    assert not flat.same_structure(opt)
+    assert abc_equivalent(flat, opt).equivalent
+
+
+def test_verilator_small_conv_net():
+    from _verilog_util import verilator_or_skip
+
+    from dlgn.backends.verilog_sim import simulate_verilog
+    from dlgn.compiler import optimize
+    verilator_or_skip()
+    net, sn, bits = _shared_case(5)
+    flat = optimize(net.discretize())
+    X = np.concatenate([bits] * 7)[:1000]
+    res = simulate_verilog(flat, X, pipeline=2, simulator="verilator")
+    assert res["passed"], res["log"][-500:]
+    assert (res["class_id"] == predict(flat, X)).all()
