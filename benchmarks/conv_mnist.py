@@ -69,10 +69,14 @@ def compile_and_check(sn, bits: np.ndarray, want: np.ndarray, y: np.ndarray,
                       repeat: int = 5, flat: bool = True) -> dict:
     """Build the shared (and flat) C of ``sn``; both must predict ``want`` on ``bits``."""
     from dlgn.compiler import optimize
+    from dlgn.compiler.shared import optimize_shared
     from dlgn.runtime.c_build import build_c
     res = {"kernel_gates": sn.n_kernel_gates, "flat_gates": sn.n_gates}
     t = time.perf_counter()
-    shared = build_c(sn.map_nets(lambda n: optimize(n)), threads=1)
+    osn = optimize_shared(sn)
+    res["shared_optimized_kernel_gates"] = osn.n_kernel_gates
+    res["shared_optimized_flat_gates"] = osn.n_gates
+    shared = build_c(osn, threads=1)
     res["shared_build_s"] = time.perf_counter() - t
     p = shared.predict(bits)
     res["shared_equal"] = bool((p == want).all())

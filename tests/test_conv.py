@@ -284,6 +284,23 @@ def test_c_shared_every_batch_size(wb, tmp_path):
     assert (flat.predict(bits) == want_p).all()
 
 
+def test_prune_channels_keeps_the_function():
+    from dlgn.compiler.shared import optimize_shared, prune_channels
+    net, sn, bits = _shared_case(6)
+    # a tail that reads one feature: every other channel of the last conv is dead
+    tb = NetlistBuilder(sn.tail.n_inputs, rewrite=False)
+    lit = tb.input_lits()
+    tail = tb.finish(np.repeat(lit[:1], 3), group_sizes=[1, 1, 1])
+    cut = SharedNet(sn.stages, tail, sn.meta)
+    pruned, n = prune_channels(cut)
+    last = pruned.stages[-2].net
+    assert int((last.outputs == 0).sum()) == last.n_outputs - 1 and n >= last.n_outputs - 1
+    opt = optimize_shared(cut)
+    assert opt.n_kernel_gates < cut.n_kernel_gates
+    assert (simulate_shared(opt, bits) == simulate_shared(cut, bits)).all()
+    assert (simulate_shared(pruned, bits) == simulate_shared(cut, bits)).all()
+
+
 def test_c_shared_is_deterministic_and_small():
     from dlgn.backends.cshared import emit_shared
     _, sn, _ = _shared_case(3)

@@ -41,7 +41,8 @@ from .gates import MAX_ARITY
 from .netlist import Netlist, NetlistError, NetlistFormatError
 
 __all__ = ["ConvStage", "PoolStage", "SharedNet", "SharedNetError", "inline", "or_table",
-           "or_reduce", "simulate_shared", "is_packed", "load_shared", "SHARED_FORMAT"]
+           "or_reduce", "simulate_shared", "is_packed", "load_shared", "SHARED_FORMAT",
+           "prune_channels", "optimize_shared"]
 
 SHARED_FORMAT = "dlgn-shared"
 SHARED_VERSION = 1
@@ -448,6 +449,51 @@ def _localize(nodes: np.ndarray, in_off: int, ni: int, gate_base: int, ng: int) 
     is_g = (nodes >= gate_base) & (nodes < gate_base + ng)
     return np.where(nodes < 2, nodes, np.where(is_in, nodes - in_off, np.where(
         is_g, nodes - gate_base + 2 + ni, -1)))
+
+
+def prune_channels(sn: SharedNet) -> tuple[SharedNet, int]:
+    """Kernel outputs no later stage or tail output depends on become constant 0 (their
+    gates are then dead: the optimizer drops them); returns the new SharedNet and how many
+    (channel, stage) outputs were pruned.  The function computed does not change."""
+    from .passes.dead import reachable
+    tail = sn.tail
+    live = reachable(tail, tail.outputs.astype(np.int64))[2:tail.first_gate]   # tail inputs
+    new_stages, pruned = list(sn.stages), 0
+    for i in range(len(sn.stages) - 1, -1, -1):
+        st = sn.stages[i]
+        if isinstance(st, PoolStage):
+            need = np.zeros(_features(st.in_shape) + 1, dtype=bool)
+            need[st.window_index()[live].reshape(-1)] = True
+            live = need[:-1]
+            continue
+        O = st.net.n_outputs
+        chan = live.reshape(O, -1).any(axis=1)
+        net = st.net
+        if not chan.all():
+            outs = np.where(chan, net.outputs, 0)
+            inv = np.where(chan, net.invert, False)
+            net = Netlist(net.n_inputs, net.fanin, net.arity, net.table, outs, inv, None, 1.0,
+                          net.meta).check()
+            pruned += int((~chan).sum())
+            new_stages[i] = ConvStage(st.in_shape, st.kernel, st.stride, st.padding, net,
+                                      st.interleave)
+        cells = reachable(net, net.outputs.astype(np.int64))[2:net.first_gate]
+        need = np.zeros(_features(st.in_shape) + 1, dtype=bool)
+        need[st.field_index()[:, cells].reshape(-1)] = True
+        live = need[:-1]
+    return SharedNet(new_stages, tail, sn.meta), pruned
+
+
+def optimize_shared(sn: SharedNet) -> SharedNet:
+    """The optimizer for the shared form: the tail optimized, channels nothing reads
+    pruned (:func:`prune_channels`), then every kernel optimized (inputs and outputs kept)."""
+    from .pipeline import optimize
+    sn = SharedNet(sn.stages, optimize(sn.tail), sn.meta)
+    sn, _ = prune_channels(sn)
+    return SharedNet([ConvStage(st.in_shape, st.kernel, st.stride, st.padding,
+                                optimize(st.net), st.interleave)
+                      if isinstance(st, ConvStage) else st for st in sn.stages],
+                     sn.tail, sn.meta)
 
 
 def stage_lits(builder: NetlistBuilder, st, lits: np.ndarray) -> np.ndarray:
