@@ -24,7 +24,7 @@ from ..compiler.shared import ConvStage, SharedNet
 from .c import _DEFAULT_WB, _PROLOGUE, DEFAULT_CHUNK_GATES, CEmitter, _consts_runtime, cdef, \
     emit_header
 
-__all__ = ["emit_shared", "emit_shared_header", "shared_cdef"]
+__all__ = ["emit_shared", "emit_shared_header", "shared_cdef", "write_files"]
 
 
 class _KernelEmitter(CEmitter):
@@ -171,3 +171,16 @@ def emit_shared(sn: SharedNet, word_bits: int | None = None, prefix: str = "dlgn
             + "/* ---- the tail: dense layers and head ---- */\n" + tail_ev + "\n"
             + "/* ---- one word of samples through the stages and the tail ---- */\n"
             + block + rt)
+
+
+def write_files(sn: SharedNet, outdir, name: str = "model", prefix: str = "dlgn") -> list:
+    """Write ``<name>.c`` and ``<name>.h`` of the shared form into ``outdir`` (atomic)."""
+    from pathlib import Path
+
+    from ..compiler.atomic import write_text_atomic
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    c, h = outdir / f"{name}.c", outdir / f"{name}.h"
+    write_text_atomic(c, emit_shared(sn, prefix=prefix))
+    write_text_atomic(h, emit_shared_header(sn, prefix=prefix))
+    return [c, h]

@@ -75,7 +75,7 @@ def run(args) -> int:
     from ..compiler.analysis import stats
     from ..compiler.atomic import write_text_atomic
     from ..runtime.artifact import NETLIST_SUFFIX
-    from .models import load_netlist
+    from .models import load_netlist, load_shared_form
 
     targets = _check_args(args)
     out = Path(args.output)
@@ -91,10 +91,19 @@ def run(args) -> int:
              net.n_inputs, before["gates"], net.n_gates, net.depth(), path)
     report = {"model": str(args.model), "netlist": path.name, "before": before,
               "after": stats(net), "passes": passes, "files": {}}
+    shared = load_shared_form(args.model) if "c" in targets else None
     for t in targets:
         opts = {"pipeline": args.pipeline, "head_stride": args.head_stride} \
             if t == "verilog" else {}
-        files = write_files(net, t, out, name=args.name, **opts)
+        if t == "c" and shared is not None:   # a conv net: its kernels looped, not unrolled
+            from ..backends.cshared import write_files as write_shared
+            from ..compiler.shared import optimize_shared
+            files = write_shared(shared if args.no_optimize else optimize_shared(shared), out,
+                                 name=args.name)
+            report["shared"] = {"kernel_gates": shared.n_kernel_gates,
+                                "flat_gates": shared.n_gates}
+        else:
+            files = write_files(net, t, out, name=args.name, **opts)
         report["files"][t] = [f.name for f in files]
         log.info("%s: %s", t, ", ".join(str(f) for f in files))
     if args.synth:

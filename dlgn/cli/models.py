@@ -7,7 +7,19 @@ from pathlib import Path
 from ..compiler.netlist import Netlist
 from ..runtime.artifact import MODEL_SUFFIXES, load_netlist as _load_netlist, netlist_path
 
-__all__ = ["load_netlist", "is_model_path"]
+__all__ = ["load_netlist", "load_shared_form", "is_model_path"]
+
+
+def load_shared_form(path):
+    """The weight-shared form (:class:`dlgn.compiler.shared.SharedNet`) of a convolutional
+    model or shared netlist file, or None for anything else."""
+    from ..compiler.shared import is_packed, load_shared
+    p = netlist_path(path)
+    if is_model_path(p):
+        from ..frontend.checkpoint import load_model  # torch
+        net = load_model(p)
+        return net.discretize_shared() if hasattr(net, "discretize_shared") else None
+    return load_shared(p) if is_packed(Netlist.load(p)) else None
 
 
 def is_model_path(path) -> bool:

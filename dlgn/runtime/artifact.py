@@ -31,9 +31,18 @@ def netlist_path(path) -> Path:
 
 
 def load_netlist(path) -> Netlist:
-    """A Netlist from a netlist file or a compile output directory (one ``*.dlgn.npz``)."""
+    """A Netlist from a netlist file or a compile output directory (one ``*.dlgn.npz``).
+    A convolutional net's shared-form file (:mod:`dlgn.compiler.shared`) comes back as its
+    flat netlist, the function it stands for (:func:`load_shared_form` keeps it shared)."""
+    from ..compiler.shared import SharedNet, SharedNetError, is_packed
     p = netlist_path(path)
     if p.suffix in MODEL_SUFFIXES:
         raise NetlistFormatError(f"{p}: a trained model, not a netlist; discretize it with "
                                  f"dlgn.load_netlist() or `dlgn compile`")
-    return Netlist.load(p)
+    net = Netlist.load(p)
+    if is_packed(net):
+        try:
+            return SharedNet.from_netlist(net).expand()
+        except SharedNetError as e:
+            raise NetlistFormatError(f"{p}: {e}") from None
+    return net
