@@ -361,3 +361,29 @@ def test_cli_compile_conv_model(tmp_path):
     assert (predict(flat, bits) == net.predict(X).numpy()).all()
     net.discretize_shared().save(tmp_path / "s.dlgn.npz")
     assert (predict(load_netlist(tmp_path / "s.dlgn.npz"), bits) == net.predict(X).numpy()).all()
+
+
+def test_cifar_conv_recipe_end_to_end(tmp_path):
+    """The LogicTreeNet-S-like CIFAR-10 recipe, from a user's CIFAR directory (tiny files
+    written here) through ``dlgn train`` and ``dlgn compile`` to the shared form."""
+    import pickle
+
+    from dlgn.cli import main
+    from dlgn.frontend.checkpoint import load_model
+    root = tmp_path / "cifar-10-batches-py"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        d = {b"data": rng.integers(0, 256, size=(4, 3072), dtype=np.uint8),
+             b"labels": [int(v) for v in rng.integers(0, 10, size=4)]}
+        (root / name).write_bytes(pickle.dumps(d, protocol=2))
+    model = tmp_path / "c.pt"
+    assert main(["train", "--preset", "cifar10-conv", "--root", str(tmp_path), "--epochs", "1",
+                 "--batch-size", "9", "--no-progress", "-o", str(model)]) == 0
+    net = load_model(model)
+    assert isinstance(net, ConvLogicNet) and net.layers[0].in_shape == (6, 32, 32)
+    assert net.layers[0].weight.detach().abs().max() > 4      # residual init z = 5
+    sn = net.discretize_shared()
+    assert len(sn.stages) == 8 and sn.n_gates > 700_000 and sn.n_kernel_gates < 60_000
+    assert main(["compile", str(model), "-o", str(tmp_path / "out"), "--target", "c"]) == 0
+    assert "weight-shared form" in (tmp_path / "out" / "model.c").read_text()

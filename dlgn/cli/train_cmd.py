@@ -30,7 +30,7 @@ PRESET_DEFAULTS = {"layers": None, "epochs": None, "batch_size": None, "lr": Non
                    "schedule": "constant", "arity": 2, "connections": "random",
                    "candidates": 8, "selection": "hard", "estimator": "soft", "bits": None,
                    "crop": None, "learn_thresholds": False, "val_split": 0.0,
-                   "conv": None, "image": None}
+                   "conv": None, "image": None, "init_z": None}
 PRESET_OPTIONS = tuple(PRESET_DEFAULTS)
 
 
@@ -292,7 +292,8 @@ def build_net(args, data):
                            parametrization=args.parametrization, init=args.init, tau=args.tau,
                            connections=args.connections, phi=args.phi, encoder=encoder,
                            seed=args.seed, candidates=args.candidates,
-                           selection=args.selection, estimator=args.estimator)
+                           selection=args.selection, estimator=args.estimator,
+                           init_z=getattr(args, "init_z", None))
         return net.double() if getattr(args, "dtype", "float32") == "float64" else net
     net = LogicNet(data.n_features, layers=parse_layers(args.layers),
                    n_classes=data.n_classes, arity=args.arity,

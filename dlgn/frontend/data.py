@@ -409,6 +409,16 @@ PRESETS: dict[str, dict] = {
         dict(channels=144, depth=3, padding=1, pool=2)], layers="8000,10000", bits=2,
         estimator="hard", epochs=7, batch_size=128, lr=0.02, tau=10.0, schedule="cosine",
         val_split=0.1),
+    # LogicTreeNet-S-like CIFAR-10 (the paper's settings: 2-bit thermometer, k = 32 with
+    # k, 4k, 16k, 32k channels, OR pooling, residual init z = 5, 1K outputs per class with
+    # tau 20 ~ sqrt(outputs per class), lr 0.02, batch 128); needs a GPU to train in hours
+    "cifar10-conv": dict(dataset="cifar10", conv=[
+        dict(channels=32, depth=3, padding=1, pool=2),
+        dict(channels=128, depth=3, padding=1, pool=2),
+        dict(channels=512, depth=3, padding=1, pool=2),
+        dict(channels=1024, depth=3, padding=1, pool=2)], layers="20480,10000", bits=2,
+        init_z=5.0, epochs=200, batch_size=128, lr=0.02, tau=20.0, schedule="cosine",
+        val_split=0.1),
     # CIFAR: the image recipe, not measured here (no CIFAR files on the test machines)
     "cifar10": dict(layers="4x8000", epochs=10, batch_size=128, lr=0.02, tau=10.0),
     "cifar100": dict(layers="4x8000", epochs=10, batch_size=128, lr=0.02, tau=10.0),
