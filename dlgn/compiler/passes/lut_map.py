@@ -18,13 +18,16 @@ recovery), over the flat IR and vectorized with numpy one logic level at a time:
    the deepest output.
 4. **Area recovery.**  Required times are propagated from D back through the current cover;
    then ``area_rounds`` rounds of *area flow* (cuts ordered by area flow with fan-out
-   estimates from the previous cover) and one round of *exact local area* (the LUTs a cut
-   adds to the current cover, its leaves' maximum fan-out-free cones counted through the
-   reference counts, evaluated for all candidates of a level at once) each pick, for
-   every node, the best cut that still meets its required time (the previous round's cut
-   always does), so the depth stays D.
+   estimates blended from the previous covers, as ABC does) and ``exact_rounds`` rounds of
+   *exact local area* (the LUTs a cut adds to the current cover: its own plus, for every
+   leaf that nothing else would reference once the node gives up its current cut, the
+   area of that leaf's chosen cut; reference counts are kept exact, recursively, as nodes
+   change cuts, and all candidates of a level are scored at once, so leaves shared by two
+   cuts of one level are not seen; a round that ends with a larger cover is undone) each
+   pick, for every node, the best cut that still meets its required time (the previous
+   round's cut always does), so the depth stays D.
 5. **Tables.**  Each chosen cut's truth table is computed by simulating its cone on the
-   2^k leaf patterns (uint64 words, all cones of a level at once) and the LUTs are added
+   2^k leaf patterns (uint64 words, all cones at once, a logic level a step) and the LUTs are added
    through :class:`~dlgn.compiler.builder.NetlistBuilder` (folding: a LUT that ignores a
    leaf drops it, equal LUTs merge), one LUT level at a time.
 
