@@ -154,7 +154,8 @@ def main(argv=None) -> int:
         d.mkdir(parents=True, exist_ok=True)
         sn.meta["training"] = {k: out[k] for k in ("preset", "seed", "recipe", "train_wall_s",
                                                    "train_cpu_s", "accuracy", "best_epoch")}
-        sn.meta["training"]["dataset"] = data.name
+        sn.meta["training"].update(dataset=data.name, n_test=int(len(data.y_test)),
+                                   test_correct=int((want == data.y_test).sum()))
         sn.save(d / f"{args.preset}.dlgn.npz")
         logging.info("shipped %s", d / f"{args.preset}.dlgn.npz")
     ok = out["shared_equal"] and out.get("flat_equal", True)

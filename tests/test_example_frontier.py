@@ -46,9 +46,37 @@ def test_shipped_frontier_net(path):
     np.testing.assert_array_equal(build(net, target="c").predict(bits), pred)
 
 
+#: shipped convolutional nets (shared form) -> (data set, least test accuracy)
+CONV_SHIPPED = {"examples/mnist_conv/mnist-conv.dlgn.npz": ("mnist", 0.97)}
+
+
+@pytest.mark.parametrize("path", [p for p in CONV_SHIPPED if (ROOT / p).is_file()])
+def test_shipped_conv_net(path):
+    """The shipped conv net: its optimized weight-shared C build and its flat netlist give
+    the recorded test accuracy on every raw test image; the shared form's own reference
+    agrees on a slice."""
+    from dlgn.compiler.shared import load_shared, optimize_shared, simulate_shared
+    from dlgn.compiler.simulate import simulate
+    from dlgn.frontend.data import PRESETS, load_dataset
+    from dlgn.runtime.c_build import build_c
+    dataset, floor = CONV_SHIPPED[path]
+    _need(dataset)
+    sn = load_shared(ROOT / path)
+    t = sn.meta["training"]
+    assert t["recipe"] == PRESETS[t["preset"]], "the preset changed since this net was shipped"
+    d = load_dataset(dataset)
+    bits = encode(sn.meta["encoder"], d.x_test)
+    pred = build_c(optimize_shared(sn)).predict(bits)
+    assert int((pred == d.y_test).sum()) == t["test_correct"] and len(d.y_test) == t["n_test"]
+    assert t["test_correct"] / t["n_test"] >= floor
+    flat = sn.expand()
+    np.testing.assert_array_equal(predict(flat, bits), pred)
+    np.testing.assert_array_equal(simulate_shared(sn, bits[:300]), simulate(flat, bits[:300]))
+
+
 def test_every_shipped_net_is_checked():
     """Every shipped netlist trained by a frontier recipe (``meta["training"]``) is in
     SHIPPED (the older examples, mnist and fpga, have tests of their own)."""
     for p in ROOT.glob("examples/*/*.dlgn.npz"):
         if "training" in Netlist.load(p).meta:
-            assert str(p.relative_to(ROOT)) in SHIPPED, p
+            assert str(p.relative_to(ROOT)) in {**SHIPPED, **CONV_SHIPPED}, p

@@ -407,7 +407,7 @@ PRESETS: dict[str, dict] = {
         dict(channels=16, depth=3, padding=1, pool=2),
         dict(channels=48, depth=3, padding=1, pool=2),
         dict(channels=144, depth=3, padding=1, pool=2)], layers="8000,10000", bits=2,
-        estimator="hard", epochs=7, batch_size=128, lr=0.02, tau=10.0, schedule="cosine",
+        estimator="soft", epochs=7, batch_size=128, lr=0.02, tau=10.0, schedule="cosine",
         val_split=0.1),
     # LogicTreeNet-S-like CIFAR-10 (the paper's settings: 2-bit thermometer, k = 32 with
     # k, 4k, 16k, 32k channels, OR pooling, residual init z = 5, 1K outputs per class with
