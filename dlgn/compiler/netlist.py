@@ -378,6 +378,17 @@ class Netlist:
                 lev[base + s:base + e] = cand
         return lev
 
+    def level_groups(self) -> list[np.ndarray]:
+        """Gate indices (from ``first_gate``) grouped by logic level, lowest level first,
+        each group in gate order: the order a level-at-a-time rebuild adds them in."""
+        G = self.n_gates
+        if not G:
+            return []
+        lev = self.levels()[self.first_gate:]
+        order = np.argsort(lev, kind="stable")
+        bounds = (np.flatnonzero(np.diff(lev[order])) + 1).tolist()
+        return [order[s:e] for s, e in zip([0] + bounds, bounds + [G])]
+
     def depth(self) -> int:
         return int(self.levels().max(initial=0))
 

@@ -85,22 +85,17 @@ def inline(builder: NetlistBuilder, net: Netlist, in_lits) -> np.ndarray:
         raise SharedNetError(f"inline: the netlist reads {net.n_inputs} inputs, got "
                              f"{lits_in.shape[0]} literal rows")
     P = lits_in.shape[1]
-    first, G = net.first_gate, net.n_gates
+    first = net.first_gate
     lit = np.empty((net.n_nodes, P), dtype=np.int64)
     lit[0], lit[1] = FALSE, FALSE ^ 2
     lit[2:first] = lits_in
-    if G:
-        lev = net.levels()[first:]
-        order = np.argsort(lev, kind="stable")
-        bounds = (np.flatnonzero(np.diff(lev[order])) + 1).tolist()
-        for s, e in zip([0] + bounds, bounds + [G]):
-            g = order[s:e]
-            K = max(1, int(net.arity[g].max()))
-            fan = lit[net.fanin[g, :K].astype(np.int64)]                 # [n, K, P]
-            ar = np.repeat(net.arity[g].astype(np.int64), P)
-            made = builder.add(fan.transpose(0, 2, 1).reshape(-1, K),
-                               np.repeat(net.table[g], P), arity=ar)
-            lit[first + g] = made.reshape(len(g), P)
+    for g in net.level_groups():
+        K = max(1, int(net.arity[g].max()))
+        fan = lit[net.fanin[g, :K].astype(np.int64)]                     # [n, K, P]
+        ar = np.repeat(net.arity[g].astype(np.int64), P)
+        made = builder.add(fan.transpose(0, 2, 1).reshape(-1, K),
+                           np.repeat(net.table[g], P), arity=ar)
+        lit[first + g] = made.reshape(len(g), P)
     return lit[net.outputs.astype(np.int64)] ^ net.invert.astype(np.int64)[:, None]
 
 

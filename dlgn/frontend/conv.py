@@ -67,7 +67,18 @@ def _feature_major(x: torch.Tensor, n: int, what: str) -> torch.Tensor:
     return x.t().contiguous()
 
 
-class LogicConv2d(GateTables, nn.Module):
+class _ImageModule(nn.Module):
+    """A module reading a ``(C, H, W)`` image as flat features."""
+
+    in_shape: tuple
+
+    @property
+    def in_features(self) -> int:
+        C, H, W = self.in_shape
+        return C * H * W
+
+
+class LogicConv2d(GateTables, _ImageModule):
     """A convolution of logic trees (see the module docstring).
 
     Parameters: ``weight`` [out_channels * nodes, 2**arity] (IWP) or [..., 16] (OP, arity
@@ -134,11 +145,6 @@ class LogicConv2d(GateTables, nn.Module):
     def n_nodes(self) -> int:
         """Gates per tree."""
         return sum(self.level_sizes)
-
-    @property
-    def in_features(self) -> int:
-        C, H, W = self.in_shape
-        return C * H * W
 
     @property
     def out_shape(self) -> tuple[int, int, int]:
@@ -284,7 +290,7 @@ class LogicConv2d(GateTables, nn.Module):
                 + (f", estimator={self.estimator!r}" if self.estimator != "soft" else ""))
 
 
-class OrPool2d(nn.Module):
+class OrPool2d(_ImageModule):
     """Max pooling over ``kernel_size`` windows (``stride`` default: the kernel size, no
     padding, the last rows and columns that do not fill a window are dropped); OR when
     discretized.  No parameters."""
@@ -299,11 +305,6 @@ class OrPool2d(nn.Module):
         if H < k or W < k:
             raise ValueError(f"a {k}x{k} pooling window does not fit a {H}x{W} input")
         self.out_hw = ((H - k) // s + 1, (W - k) // s + 1)
-
-    @property
-    def in_features(self) -> int:
-        C, H, W = self.in_shape
-        return C * H * W
 
     @property
     def out_shape(self) -> tuple[int, int, int]:

@@ -104,18 +104,9 @@ class ConvLogicNet(LogicNet):
         self.head.group_sizes(widths[-1])
         self.layers = nn.ModuleList(mods)
         self.config = {"in_features": int(in_features), "image": [C, H, W], "conv": blocks,
-                       "layers": layers, "n_classes": int(n_classes), "arity": int(arity),
-                       "tree_arity": int(tree_arity), "parametrization": parametrization,
-                       "init": init, "tau": float(tau), "connections": connections,
-                       "phi": phi,
-                       "encoder": self.encoder.to_dict() if self.encoder is not None else None,
-                       "backend": backend, "seed": int(seed)}
-        if connections == "learned":
-            self.config.update(candidates=[int(c) for c in per_layer]
-                               if isinstance(candidates, (list, tuple)) else int(candidates),
-                               selection=selection)
-        if estimator != "soft":
-            self.config["estimator"] = estimator
+                       "layers": layers, "tree_arity": int(tree_arity)}
+        self._finish_config(n_classes, arity, parametrization, init, tau, connections, phi,
+                            backend, seed, candidates, per_layer, selection, estimator)
         if init_z is not None:
             self.config["init_z"] = float(init_z)
 

@@ -57,12 +57,18 @@ class LogicNet(nn.Module):
             LogicLayer(widths[i], widths[i + 1], arity, parametrization, init, connections, phi,
                        backend, generator=gen, candidates=per_layer[i], selection=selection,
                        estimator=estimator) for i in range(len(layers)))
-        self.config = {"in_features": int(in_features), "layers": layers,
-                       "n_classes": int(n_classes), "arity": int(arity),
-                       "parametrization": parametrization, "init": init, "tau": float(tau),
-                       "connections": connections, "phi": phi,
-                       "encoder": self.encoder.to_dict() if self.encoder is not None else None,
-                       "backend": backend, "seed": int(seed)}
+        self.config = {"in_features": int(in_features), "layers": layers}
+        self._finish_config(n_classes, arity, parametrization, init, tau, connections, phi,
+                            backend, seed, candidates, per_layer, selection, estimator)
+
+    def _finish_config(self, n_classes, arity, parametrization, init, tau, connections, phi,
+                       backend, seed, candidates, per_layer, selection, estimator) -> None:
+        """The rest of ``config`` (JSON types): what every LogicNet records."""
+        self.config.update({"n_classes": int(n_classes), "arity": int(arity),
+                            "parametrization": parametrization, "init": init,
+                            "tau": float(tau), "connections": connections, "phi": phi,
+                            "encoder": self.encoder.to_dict() if self.encoder is not None
+                            else None, "backend": backend, "seed": int(seed)})
         if connections == "learned":
             self.config.update(candidates=[int(c) for c in per_layer]
                                if isinstance(candidates, (list, tuple)) else int(candidates),

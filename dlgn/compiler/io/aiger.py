@@ -111,20 +111,15 @@ def _and_netlist(net: Netlist) -> Netlist:
     """``net`` rebuilt of two-input AND gates (hashed, folded), same inputs and outputs."""
     net.check()
     b = NetlistBuilder(net.n_inputs, rewrite=True)
-    first, G = net.first_gate, net.n_gates
+    first = net.first_gate
     lit = 2 * np.arange(net.n_nodes, dtype=np.int64)
     lit[1] = TRUE
-    if G:
-        lev = net.levels()[first:]
-        order = np.argsort(lev, kind="stable")
-        bounds = (np.flatnonzero(np.diff(lev[order])) + 1).tolist()
-        for s, e in zip([0] + bounds, bounds + [G]):
-            g = order[s:e]
-            ar = net.arity[g]
-            for k in np.unique(ar).tolist():
-                sel = g[ar == k]
-                fan = lit[net.fanin[sel, :k].astype(np.int64)]
-                lit[first + sel] = _shannon(b, fan, net.table[sel], k)
+    for g in net.level_groups():
+        ar = net.arity[g]
+        for k in np.unique(ar).tolist():
+            sel = g[ar == k]
+            fan = lit[net.fanin[sel, :k].astype(np.int64)]
+            lit[first + sel] = _shannon(b, fan, net.table[sel], k)
     outs = lit[net.outputs] ^ net.invert.astype(np.int64)
     return b.finish(outs)
 
