@@ -1,11 +1,18 @@
 """Shared test configuration: GPU-marked tests skip without a CUDA device; build caches go
 to a per-session temporary directory so CI starts cold and tests never touch ~/.cache."""
 import os
+import signal
 import tempfile
 
 import pytest
 
 os.environ.setdefault("DLGN_CACHE_DIR", tempfile.mkdtemp(prefix="dlgn-test-cache-"))
+
+# A test run started in the background (``cmd &``) inherits SIGINT ignored, and Python then
+# installs no KeyboardInterrupt handler: the Ctrl-C tests would wait for an interrupt that
+# never comes (and leave their child runs behind).  Restore what a terminal gives.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture

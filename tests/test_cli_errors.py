@@ -165,17 +165,25 @@ def _train_until_first_epoch(tmp_path, extra):
     cmd = [sys.executable, "-m", "dlgn", "train", "--dataset", "digits", "--layers", "2x300",
            "--epochs", "100000", "--batch-size", "32", "--threads", "1", "--no-progress",
            "-o", str(tmp_path / "m.pt"), *extra]
-    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
-    lines = []
-    deadline = time.time() + 240
-    for line in p.stderr:
-        lines.append(line)
-        if line.startswith("epoch 1/"):
-            break
-        assert time.time() < deadline, lines
-    p.send_signal(signal.SIGINT)
-    _, rest = p.communicate(timeout=120)
-    return p.returncode, "".join(lines) + rest
+    # SIGINT restored for the child: a parent started in the background (``cmd &``) passes
+    # it on ignored, and the child would then never stop
+    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        lines = []
+        deadline = time.time() + 240
+        for line in p.stderr:
+            lines.append(line)
+            if line.startswith("epoch 1/"):
+                break
+            assert time.time() < deadline, lines
+        p.send_signal(signal.SIGINT)
+        _, rest = p.communicate(timeout=120)
+        return p.returncode, "".join(lines) + rest
+    finally:
+        if p.poll() is None:        # never leave a 100000-epoch run behind
+            p.kill()
+            p.wait()
 
 
 def test_ctrl_c_during_dlgn_train_says_how_to_resume(tmp_path):
