@@ -24,6 +24,7 @@ import logging
 import math
 import os
 import random
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -356,6 +357,15 @@ def _worker(rank, world, backend, port, fn, args):
         dist.barrier()           # e.g. rank 0 still writing the model: leave together
     finally:
         dist.destroy_process_group()
+    # Done and in step with the others: leave without interpreter finalization, where gloo's
+    # worker threads can still be torn down and abort the process ("terminate called without
+    # an active exception", SIGABRT) after the work itself succeeded.
+    import gc
+    gc.collect()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def spawn(fn, nprocs: int, *args, backend: str | None = None):
