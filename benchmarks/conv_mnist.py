@@ -135,7 +135,11 @@ def main(argv=None) -> int:
         del cfg
     else:
         net, data, hist, recipe, wall, cpu = _train(args)
-        out.update(recipe=recipe, train_wall_s=wall, train_cpu_s=cpu,
+        secs = [x for x in hist.get("seconds", []) if x is not None]
+        # train_s: the training loop's own seconds over every run of a resumed checkpoint;
+        # train_wall_s / train_cpu_s: this process only (a resumed run counts from its resume)
+        out.update(recipe=recipe, train_s=secs[-1] if secs else None, train_wall_s=wall,
+                   train_cpu_s=cpu,
                    best_epoch=hist.get("best_epoch"), val_acc=hist.get("discrete_acc"),
                    max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         net.eval()
@@ -152,7 +156,8 @@ def main(argv=None) -> int:
     if args.ship and not args.model:
         d = Path(args.ship)
         d.mkdir(parents=True, exist_ok=True)
-        sn.meta["training"] = {k: out[k] for k in ("preset", "seed", "recipe", "train_wall_s",
+        sn.meta["training"] = {k: out[k] for k in ("preset", "seed", "recipe", "train_s",
+                                                   "train_wall_s",
                                                    "train_cpu_s", "accuracy", "best_epoch")}
         sn.meta["training"].update(dataset=data.name, n_test=int(len(data.y_test)),
                                    test_correct=int((want == data.y_test).sum()))
