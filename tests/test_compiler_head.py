@@ -7,7 +7,9 @@
   bit, and a class-by-class compare-and-select argmax, made one gate per call), proven
   equal by the SAT miter and by ABC ``cec``;
 * the Verilog head (``dlgn.backends.verilog``), read back through Yosys as BLIF and proven
-  equal to ``lower_head``'s count and class-index planes.
+  equal to ``lower_head``'s count and class-index planes;
+* ``style="lut6"`` (6-input counters and chunk comparators) against the same behavioural
+  and scalar references, and its LUT-6 mapping measured smaller than the adders'.
 """
 import re
 import time
@@ -19,7 +21,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from dlgn.compiler import Netlist, random_layered, random_netlist
 from dlgn.compiler.builder import FALSE, TRUE, NetlistBuilder
 from dlgn.compiler.equiv import check_equivalent
-from dlgn.compiler.head import MAJ, XOR3, HeadLayout, lower_head
+from dlgn.compiler.head import MAJ, STYLES, XOR3, HeadError, HeadLayout, lower_head
 from dlgn.compiler.netlist import NetlistError
 from dlgn.compiler.simulate import simulate
 
@@ -88,8 +90,8 @@ def all_inputs(n: int) -> np.ndarray:
     return ((np.arange(1 << n)[:, None] >> np.arange(n)[None, :]) & 1).astype(np.uint8)
 
 
-def check_against_behaviour(net: Netlist):
-    h, lay = lower_head(net)
+def check_against_behaviour(net: Netlist, style: str = "adders"):
+    h, lay = lower_head(net, style=style)
     h.check()
     X = all_inputs(net.n_inputs)
     got, want = decode(h, lay, X), behaviour(net, X)
@@ -157,8 +159,8 @@ def test_the_head_is_made_of_adders_and_is_small():
     assert h.n_gates <= 2 * 64 + 40
 
 
-def check_against_behaviour_random(net, n=4096, seed=0):
-    h, lay = lower_head(net)
+def check_against_behaviour_random(net, n=4096, seed=0, style="adders"):
+    h, lay = lower_head(net, style=style)
     X = np.random.default_rng(seed).integers(0, 2, size=(n, net.n_inputs), dtype=np.uint8)
     X[:8] = 0
     X[8:16] = 1
@@ -352,3 +354,119 @@ def test_lower_head_is_vectorized():
     assert dt < 3, f"lower_head took {dt:.2f} s of CPU"
     check_against_behaviour_random(net, n=256)
 
+
+
+# ------------------------------------------------------------------ style="lut6"
+def test_styles_are_checked():
+    assert STYLES == ("adders", "lut6")
+    net = head_net(30, 5, [4, 3])
+    for bad in ("LUT6", "", None, 6):
+        with pytest.raises(HeadError, match="adders, lut6") as e:
+            lower_head(net, style=bad)
+        assert isinstance(e.value, NetlistError) and isinstance(e.value, ValueError)
+        assert "\n" not in str(e.value)
+    # the default is the adder head, byte for byte
+    a, la = lower_head(net)
+    b, lb = lower_head(net, style="adders")
+    assert la == lb and a.same_structure(b)
+
+
+def test_lut6_layout_and_gates():
+    """Same layout as the adders; the head's gates are 6-input counters (and the argmax's
+    chunk comparators and multiplexers), none wider than 6."""
+    net = head_net(0, 6, [3, 0, 5, 1])
+    h, lay = check_against_behaviour(net, "lut6")
+    assert lay == lower_head(net)[1]
+    O = 600
+    net = Netlist(O, np.zeros((0, 1)), [], [], 2 + np.arange(O), None, [200, 150, 250]).check()
+    h, lay = check_against_behaviour_random(net, style="lut6")
+    ar = h.arity[net.n_gates:]
+    assert ar.max() == 6 and (ar == 6).sum() > O // 3
+    assert h.n_gates - net.n_gates <= 1.2 * O   # about one counter output per output bit
+
+
+@pytest.mark.parametrize("sizes", [[1] * 10, [300], [5, 300, 0, 299, 256, 255, 1, 2, 3, 7],
+                                   [0, 4], [128, 128, 128], [0], [0, 0, 0], [6] * 7])
+def test_lut6_ties_go_to_the_first_class(sizes):
+    n = 8
+    outs = np.concatenate([2 + (np.arange(s) % n) for s in sizes]).astype(int)
+    net = Netlist(n, np.zeros((0, 1)), [], [], outs, None, sizes).check()
+    check_against_behaviour(net, "lut6")
+
+
+def test_lut6_duplicates_polarities_constants_and_inputs():
+    """Repeated outputs count with their multiplicity (x three times, ~x twice: 2 + x),
+    constants add their value, outputs may be inputs, and a whole group may fold to a
+    constant count."""
+    n = 5
+    x = [2, 2, 2, 3, 3, 0, 1, 1, 4, 5, 6, 6, 6, 6, 6, 6, 6, 1, 0, 0]
+    inv = [0, 1, 0, 1, 1, 0, 0, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1]
+    sizes = [5, 3, 12]  # class 2: 0, 1, 1, 4, 5 and x6 seven times in both polarities
+    net = Netlist(n, np.zeros((0, 1)), [], [], x, np.array(inv, bool), sizes).check()
+    check_against_behaviour(net, "lut6")
+    # every output the same input, some inverted: counts m*x + k
+    for m, k in [(7, 0), (63, 1), (64, 0), (100, 37)]:
+        outs = np.full(2 * (m + k), 2)
+        inv = np.concatenate([np.arange(m + k) < k, np.arange(m + k - 1) % 2 == 1, [True]])
+        net = Netlist(1, np.zeros((0, 1)), [], [], outs, inv, [m + k, m + k - 1, 1]).check()
+        check_against_behaviour(net, "lut6")
+    # constant groups: the counts fold, no counter is made for them
+    net = Netlist(2, np.zeros((0, 1)), [], [], [1, 1, 0, 1, 0, 0], None, [3, 2, 1]).check()
+    h, lay = check_against_behaviour(net, "lut6")
+    assert h.n_gates == 0
+
+
+@pytest.mark.parametrize("N", [0, 1, 63, 64, 65])
+def test_lut6_batch_sizes(N):
+    net = head_net(31, 12, [40, 0, 33, 1, 40, 17])
+    h, lay = lower_head(net, style="lut6")
+    X = np.random.default_rng(N).integers(0, 2, size=(N, net.n_inputs), dtype=np.uint8)
+    got, want = decode(h, lay, X), behaviour(net, X)
+    for a, b in zip(got, want):
+        assert a.shape[0] == N
+        np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(heads())
+def test_lut6_random_heads_equal_the_behaviour_on_every_input(net):
+    check_against_behaviour(net, "lut6")
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(heads(max_inputs=6, max_size=60))
+def test_lut6_random_heads_proven_equal_to_the_scalar_reference(net):
+    h, _ = lower_head(net, style="lut6")
+    assert check_equivalent(h, reference_headless(net), method="sat")
+
+
+@pytest.mark.parametrize("sizes", [[3, 0, 4, 5], [6, 6, 6], [1, 2, 3, 4, 5, 6], [13, 0], [24]])
+def test_lut6_heads_of_free_output_bits_proven(sizes):
+    _abc_or_skip()
+    O = int(sum(sizes))
+    inv = (np.arange(O) % 3) == 1
+    net = Netlist(O, np.zeros((0, 1)), [], [], 2 + np.arange(O), inv, sizes).check()
+    h, _ = lower_head(net, style="lut6")
+    ref = reference_headless(net)
+    assert check_equivalent(h, ref, method="sat")
+    assert check_equivalent(h, ref, method="abc")
+
+
+def _head_luts(net, style):
+    from dlgn.compiler.passes.lut_map import lut_map
+    from dlgn.compiler.pipeline import optimize
+    h, lay = lower_head(net, style=style)
+    sel = np.arange(lay.n_outputs, lay.idx_offset + lay.idx_bits)  # counts and index
+    head = Netlist(h.n_inputs, h.fanin, h.arity, h.table, h.outputs[sel], h.invert[sel],
+                   None, h.tau, {})
+    return lut_map(optimize(head), k=6).stats
+
+
+def test_lut6_head_maps_to_fewer_luts_than_the_adders():
+    """400 free output bits in 5 classes, mapped onto LUT-6: the 6-input counters need
+    at least a fifth fewer LUTs than the full adders (measured: 1.0 vs 1.6 per bit)."""
+    O = 400
+    net = Netlist(O, np.zeros((0, 1)), [], [], 2 + np.arange(O), None, [80] * 5).check()
+    adders, lut6 = _head_luts(net, "adders"), _head_luts(net, "lut6")
+    assert lut6["luts"] <= 0.8 * adders["luts"], (lut6, adders)
+    assert lut6["depth"] <= adders["depth"], (lut6, adders)
