@@ -184,7 +184,7 @@ def _encode(d: dict, X: np.ndarray) -> np.ndarray:
         thr = np.asarray(d["thresholds"], dtype=np.float64).reshape(d["n_features"],
                                                                      d["bits_per_feature"])
         bits = X[:, :, None] > thr[None, :, :]
-        return bits.reshape(X.shape[0], -1).astype(np.uint8)
+        return bits.reshape(X.shape[0], thr.size).astype(np.uint8)
     if t == "onehot":
         vals, feat = _onehot_arrays(d)
         bits = X[:, feat] == vals[None, :]
