@@ -34,6 +34,15 @@ def add_parser(sub):
     p.add_argument("--head-stride", type=int, default=1, metavar="S",
                    help="Verilog, pipelined: register the head's adder/argmax trees every S "
                         "levels (fewer flip-flops, longer paths)")
+    p.add_argument("--design", action="store_true",
+                   help="Verilog: also write the whole FPGA design (<name>_design.v: the "
+                        "encoder on raw integer features, the logic, the head; one LUT-6 "
+                        "per gate) and with --synth report its LUTs per part")
+    p.add_argument("--raw-width", type=int, default=8, metavar="W",
+                   help="--design: bits of each raw integer feature (default 8)")
+    p.add_argument("--raw-scale", default="1/256", metavar="S",
+                   help="--design: the feature value of raw integer q is q*S (default 1/256, "
+                        "as the MNIST-family loaders give pixels); a number or a fraction")
     p.add_argument("--synth", action="store_true",
                    help="Verilog: run Yosys synthesis (xc7 LUT-6, iCE40) and report")
     p.add_argument("--pnr", action="store_true",
@@ -58,6 +67,11 @@ def _check_args(args) -> list[str]:
         raise UsageError(f"--pipeline must be >= 0, got {args.pipeline}")
     if args.head_stride < 1:
         raise UsageError(f"--head-stride must be >= 1, got {args.head_stride}")
+    args.raw_scale_value = _scale(args.raw_scale)
+    if args.design and "verilog" not in targets:
+        raise UsageError("--design is a Verilog option: add --target verilog")
+    if not 1 <= args.raw_width <= 16:
+        raise UsageError(f"--raw-width must be in 1..16, got {args.raw_width}")
     if args.pnr and not args.synth:
         raise UsageError("--pnr places and routes the synthesized design: add --synth")
     if args.passes is not None:
@@ -67,6 +81,18 @@ def _check_args(args) -> list[str]:
     if out.exists() and not out.is_dir():
         raise UsageError(f"-o {out}: exists and is not a directory")
     return targets
+
+
+def _scale(text: str) -> float:
+    from fractions import Fraction
+    try:
+        v = float(Fraction(str(text).strip()))
+    except (ValueError, ZeroDivisionError):
+        raise UsageError(f"--raw-scale {text!r} is not a number or a fraction such as "
+                         f"1/256") from None
+    if not v > 0:
+        raise UsageError(f"--raw-scale must be positive, got {text!r}")
+    return v
 
 
 def run(args) -> int:
@@ -104,6 +130,10 @@ def run(args) -> int:
                                 "flat_gates": shared.n_gates}
         else:
             files = write_files(net, t, out, name=args.name, **opts)
+        if t == "verilog" and args.design:
+            files += write_files(net, t, out, name=args.name, design=True,
+                                 pipeline=args.pipeline, raw_width=args.raw_width,
+                                 raw_scale=args.raw_scale_value)
         report["files"][t] = [f.name for f in files]
         log.info("%s: %s", t, ", ".join(str(f) for f in files))
     if args.synth:
@@ -113,6 +143,14 @@ def run(args) -> int:
         log.info("synthesis: %s", json.dumps(report["synth"]))
         failed = {k: v["error"] for k, v in report["synth"].items()
                   if isinstance(v, dict) and "error" in v}
+        if args.design:
+            from ..backends.verilog_design import breakdown_table, synthesize_design
+            rep = synthesize_design(net, out.resolve(), name=args.name, pipeline=args.pipeline,
+                                    raw_width=args.raw_width, raw_scale=args.raw_scale_value)
+            report["synth"]["design"] = rep
+            log.info("design resources (xc7):\n%s", breakdown_table(rep))
+            if "error" in rep.get("xc7", {}):
+                failed["design"] = rep["xc7"]["error"]
     if args.report:
         write_text_atomic(out / "report.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
         log.info("report: %s", out / "report.json")

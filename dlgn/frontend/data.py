@@ -398,6 +398,15 @@ PRESETS: dict[str, dict] = {
     "mnist-8k": dict(dataset="mnist", layers="4000,2000,2000", arity=4, connections="learned",
                      candidates=[0, 8, 8], estimator="hard", crop=20, bits=2, epochs=8,
                      batch_size=128, lr=0.02, tau=10.0, schedule="cosine", val_split=0.1),
+    # LUT-native (issue 15): every gate a 6-input LUT, learned wiring, a narrow head (50
+    # outputs per class); a 3-bit uniform thermometer of 8-bit pixels has the thresholds
+    # 64/128/192, which read only a pixel's two top bits (an encoder of at most 2 LUTs a pixel)
+    "mnist-lut": dict(dataset="mnist", layers="1000,500", arity=6, connections="learned",
+                      candidates=[0, 8], estimator="hard", crop=20, bits=3, epochs=10,
+                      batch_size=128, lr=0.02, tau=5.0, schedule="cosine", val_split=0.1),
+    "mnist-lut-l": dict(dataset="mnist", layers="1500,1000,500", arity=6, connections="learned",
+                        candidates=[0, 8, 8], estimator="hard", crop=20, bits=3, epochs=15,
+                        batch_size=128, lr=0.02, tau=5.0, schedule="cosine", val_split=0.1),
     "fashion-64k": dict(dataset="fashion-mnist", layers="32000,16000,16000",
                         connections="learned", candidates=8, estimator="hard", epochs=6,
                         batch_size=128, lr=0.02, tau=20.0, schedule="cosine", val_split=0.1),
