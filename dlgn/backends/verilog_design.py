@@ -134,13 +134,10 @@ def synthesize_design(netlist, outdir, *, name: str = "model", timeout: float | 
         report["xc7"] = {"error": str(e)[-2000:]}
         return report
     (work / "yosys_design.log").write_text(out)
-    try:
-        data = json.loads(stat.read_text())
-        mod = data["modules"].get(f"\\{module}") or next(iter(data["modules"].values()))
-        cells = {k.lstrip("\\"): int(v) for k, v in mod["num_cells_by_type"].items()
-                 if not k.startswith("$scopeinfo")}
-    except (OSError, ValueError, KeyError, StopIteration) as e:
-        report["xc7"] = {"error": f"could not read Yosys's statistics: {e}"}
+    from .verilog_synth import read_cells
+    cells = read_cells(stat, module)
+    if "error" in cells:
+        report["xc7"] = cells
         return report
     counts = [int(x) for x in re.findall(r"^(\d+) objects\.", out, re.M)][-len(PARTS):]
     luts = sum(n for c, n in cells.items() if re.fullmatch(r"LUT[1-6]|INV", c))

@@ -59,7 +59,6 @@ from __future__ import annotations
 
 import re
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,12 +68,11 @@ from ..compiler.atomic import write_text_atomic
 from ..compiler.netlist import Netlist, NetlistError
 from ..compiler.passes.dead import reachable
 from ..compiler.simulate import check_bits
-from ..tools.iverilog import iverilog_compile, iverilog_path, vvp_run
-from ..tools.process import run_checked
-from ..tools.verilator import verilator_binary, verilator_path
+from ..tools.iverilog import iverilog_path
+from ..tools.verilator import verilator_path
 from .verilog import LIMITS, VerilogLayout, check_module_name
-from .verilog_sim import VerilogSimError
-from .verilog_tb import (expected_rows, pack_rows, random_vectors, read_hex, testbench_text,
+from .verilog_sim import run_testbench
+from .verilog_tb import (expected_rows, pack_rows, random_vectors, testbench_text,
                          unpack_rows)
 
 __all__ = ["emit_lut", "lut_layout", "LutLayout", "write_lut_files", "simulate_lut",
@@ -578,30 +576,10 @@ def simulate_lut(net: Netlist, X, *, simulator: str = "verilator", workdir=None,
         if lay.primitives == "xilinx" and lut_models is not None:
             sources = [s for s in sources if not s.endswith("_luts_sim.v")] + \
                 [str(Path(lut_models).resolve())]
-        out = work / f"{name}_out.hex"
-        if out.exists():
-            out.unlink()
-        top = f"{lay.module}_tb"
-        t0 = time.perf_counter()
-        if simulator == "iverilog":
-            iverilog_compile(sources, top, f"{name}.vvp", work, timeout=timeout,
-                             error=VerilogSimError)
-            t1 = time.perf_counter()
-            text = vvp_run(f"{name}.vvp", work, timeout=timeout, error=VerilogSimError)
-        else:
-            exe, env = verilator_binary(sources, top, work, timeout=timeout,
-                                        error=VerilogSimError)
-            t1 = time.perf_counter()
-            text = run_checked([str(exe)], cwd=work, env=env, timeout=timeout,
-                               error=VerilogSimError)
-        t2 = time.perf_counter()
-        m = re.search(r"^(PASS|FAIL): (\d+) vectors, (\d+) mismatches", text, re.M)
-        if not m or not out.exists():
-            raise VerilogSimError(f"the testbench did not finish:\n{text[-4000:]}")
-        got = read_hex(out)
-        if len(got) != X.shape[0]:
-            raise VerilogSimError(f"the design produced {len(got)} results for "
-                                  f"{X.shape[0]} vectors:\n{text[-4000:]}")
+        r = run_testbench(sources, f"{lay.module}_tb", name, work, simulator, X.shape[0],
+                          timeout=timeout)
+        text, got, m = r["log"], r["rows"], r["match"]
+        t0, t1, t2 = r["t"]
         return {"y": unpack_rows(got, net.n_outputs), "passed": m.group(1) == "PASS",
                 "mismatches": int(m.group(3)), "log": text, "simulator": simulator,
                 "seconds": {"build": t1 - t0, "run": t2 - t1}}

@@ -28,7 +28,7 @@ from ..tools.verilator import VERILATOR_MAKEFLAGS, verilator_binary, verilator_p
 from .verilog import layout, write_files
 from .verilog_tb import read_hex, unpack_rows
 
-__all__ = ["simulate_verilog", "VerilogToolError", "VerilogSimError", "verilator_path",
+__all__ = ["simulate_verilog", "run_testbench", "VerilogToolError", "VerilogSimError", "verilator_path",
            "iverilog_path", "VERILATOR_MAKEFLAGS"]
 
 log = logging.getLogger("dlgn.verilog")
@@ -41,6 +41,39 @@ VerilogToolError = ToolError
 class VerilogSimError(DlgnError, RuntimeError):
     """The simulation did not run to completion: the simulator rejected the design or the
     testbench did not finish (a missing tool is a :class:`VerilogToolError`)."""
+
+
+def run_testbench(sources, top: str, name: str, work, simulator: str, n_vectors: int,
+                  *, timeout: float | None = 3600, threads: int = 1) -> dict:
+    """Build and run the self-checking testbench ``top`` of ``sources`` in ``work`` with
+    ``simulator``; returns ``log`` (its output), ``rows`` (the results it wrote to
+    ``<name>_out.hex``), ``match`` (its PASS/FAIL line) and ``t`` (three perf_counter
+    stamps: start, built, ran).  Raises :class:`VerilogSimError` when it did not finish or
+    wrote another number of results than ``n_vectors``."""
+    out = Path(work) / f"{name}_out.hex"
+    if out.exists():
+        out.unlink()
+    t0 = time.perf_counter()
+    if simulator == "iverilog":
+        iverilog_compile(sources, top, f"{name}.vvp", work, timeout=timeout,
+                         error=VerilogSimError)
+        t1 = time.perf_counter()
+        text = vvp_run(f"{name}.vvp", work, timeout=timeout, error=VerilogSimError)
+    else:
+        exe, env = verilator_binary(sources, top, work, threads=threads, timeout=timeout,
+                                    error=VerilogSimError)
+        t1 = time.perf_counter()
+        text = run_checked([str(exe)], cwd=work, env=env, timeout=timeout,
+                           error=VerilogSimError)
+    t2 = time.perf_counter()
+    m = re.search(r"^(PASS|FAIL): (\d+) vectors, (\d+) mismatches", text, re.M)
+    if not m or not out.exists():
+        raise VerilogSimError(f"the testbench did not finish:\n{text[-4000:]}")
+    got = read_hex(out)
+    if len(got) != n_vectors:
+        raise VerilogSimError(f"the design produced {len(got)} results for "
+                              f"{n_vectors} vectors:\n{text[-4000:]}")
+    return {"log": text, "rows": got, "match": m, "t": (t0, t1, t2)}
 
 
 def simulate_verilog(netlist, X, pipeline: int = 0, simulator: str = "iverilog",
@@ -73,30 +106,10 @@ def simulate_verilog(netlist, X, pipeline: int = 0, simulator: str = "iverilog",
         lay = layout(netlist, pipeline=pipeline, module=module, head_stride=head_stride)
         write_files(netlist, work, name=name, pipeline=pipeline, module=module, vectors=X,
                     head_stride=head_stride)
-        out = work / f"{name}_out.hex"
-        if out.exists():
-            out.unlink()
-        t0 = time.perf_counter()
-        sources = [f"{name}.v", f"{name}_tb.v"]
-        if simulator == "iverilog":
-            iverilog_compile(sources, f"{module}_tb", f"{name}.vvp", work, timeout=timeout,
-                             error=VerilogSimError)
-            t1 = time.perf_counter()
-            text = vvp_run(f"{name}.vvp", work, timeout=timeout, error=VerilogSimError)
-        else:
-            exe, env = verilator_binary(sources, f"{module}_tb", work, threads=threads,
-                                        timeout=timeout, error=VerilogSimError)
-            t1 = time.perf_counter()
-            text = run_checked([str(exe)], cwd=work, env=env, timeout=timeout,
-                               error=VerilogSimError)
-        t2 = time.perf_counter()
-        m = re.search(r"^(PASS|FAIL): (\d+) vectors, (\d+) mismatches", text, re.M)
-        if not m or not out.exists():
-            raise VerilogSimError(f"the testbench did not finish:\n{text[-4000:]}")
-        got = read_hex(out)
-        if len(got) != X.shape[0]:
-            raise VerilogSimError(f"the design produced {len(got)} results for "
-                                  f"{X.shape[0]} vectors:\n{text[-4000:]}")
+        r = run_testbench([f"{name}.v", f"{name}_tb.v"], f"{module}_tb", name, work,
+                          simulator, X.shape[0], timeout=timeout, threads=threads)
+        text, got, m = r["log"], r["rows"], r["match"]
+        t0, t1, t2 = r["t"]
         res = {"passed": m.group(1) == "PASS", "mismatches": int(m.group(3)), "log": text,
                "seconds": {"build": t1 - t0, "run": t2 - t1}, "simulator": simulator}
         if lay.has_head:

@@ -66,6 +66,18 @@ def _summarize(target: str, cells: dict) -> dict:
     return {"luts": luts, "ffs": ffs, "carry": carry, **extra}
 
 
+def read_cells(stat: Path, top: str) -> dict:
+    """Cell counts by type of module ``top`` from Yosys's ``stat -json`` file, or
+    ``{"error": message}`` when it cannot be read."""
+    try:
+        data = json.loads(Path(stat).read_text())
+        mod = data["modules"].get(f"\\{top}") or next(iter(data["modules"].values()))
+        return {k.lstrip("\\"): int(v) for k, v in mod["num_cells_by_type"].items()
+                if not k.startswith("$scopeinfo")}
+    except (OSError, ValueError, KeyError, StopIteration) as e:
+        return {"error": f"could not read Yosys's statistics: {e}"}
+
+
 def _synth_one(target, vpath: Path, top: str, work: Path, timeout) -> dict:
     t0 = time.perf_counter()
     stat = work / f"stat_{target}.json"
@@ -83,13 +95,9 @@ def _synth_one(target, vpath: Path, top: str, work: Path, timeout) -> dict:
     except Exception as e:  # noqa: BLE001 - a report entry, never a crash
         return {"error": str(e)[-2000:]}
     (work / f"yosys_{target}.log").write_text(text)
-    try:
-        data = json.loads(stat.read_text())
-        mod = data["modules"].get(f"\\{top}") or next(iter(data["modules"].values()))
-        cells = {k.lstrip("\\"): int(v) for k, v in mod["num_cells_by_type"].items()
-                 if not k.startswith("$scopeinfo")}
-    except (OSError, ValueError, KeyError, StopIteration) as e:
-        return {"error": f"could not read Yosys's statistics: {e}"}
+    cells = read_cells(stat, top)
+    if "error" in cells:
+        return cells
     m = re.findall(r"Longest topological path in \S+ \(length=(\d+)\)", text)
     res = _summarize(target, cells)
     res["depth"] = int(m[-1]) if m else None
