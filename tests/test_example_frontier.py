@@ -17,6 +17,7 @@ from dlgn.compiler.simulate import predict
 ROOT = Path(__file__).resolve().parents[1]
 #: shipped file -> (data set, gate budget of the recipe, least test accuracy)
 SHIPPED = {"examples/mnist_8k/mnist-8k.dlgn.npz": ("mnist", 8000, 0.975),
+           "examples/mnist_lut/mnist-lut-l.dlgn.npz": ("mnist", 3000, 0.96),
            "examples/fashion_64k/fashion-64k.dlgn.npz": ("fashion-mnist", 64000, 0.85)}
 
 
@@ -79,4 +80,38 @@ def test_every_shipped_net_is_checked():
     SHIPPED (the older examples, mnist and fpga, have tests of their own)."""
     for p in ROOT.glob("examples/*/*.dlgn.npz"):
         if "training" in Netlist.load(p).meta:
-            assert str(p.relative_to(ROOT)) in {**SHIPPED, **CONV_SHIPPED}, p
+            assert str(p.relative_to(ROOT)) in {**SHIPPED, **CONV_SHIPPED, **LUT_SHIPPED}, p
+
+
+#: shipped LUT-native nets (issue 15) -> (data set, most design LUTs, simulated images)
+LUT_SHIPPED = {"examples/mnist_lut/mnist-lut-l.dlgn.npz": ("mnist", 5000, 1000)}
+
+
+@pytest.mark.parametrize("path", [p for p in LUT_SHIPPED if (ROOT / p).is_file()])
+def test_shipped_lut_design(path, tmp_path):
+    """The whole FPGA design of the shipped LUT-native net (raw 8-bit pixels in): equal to
+    the netlist on every test image, within its LUT count, and its Verilog simulated
+    bit-exact on the first test images (Icarus)."""
+    import shutil
+    dataset, max_luts, n_sim = LUT_SHIPPED[path]
+    _need(dataset)
+    from dlgn.backends.verilog_design import design_of
+    from dlgn.compiler.design import PARTS
+    from dlgn.frontend.data import load_dataset
+    net = Netlist.load(ROOT / path)
+    d = load_dataset(dataset)
+    des = design_of(net)
+    want = predict(net, encode(net.meta["encoder"], d.x_test))
+    Q = des.to_raw(d.x_test)
+    np.testing.assert_array_equal(des.predict_raw(Q), want)
+    assert des.net.n_gates <= max_luts and des.net.max_arity <= 6
+    if shutil.which("iverilog") is None:
+        pytest.skip("apt install iverilog")
+    from dlgn.backends.verilog_lut import simulate_lut
+    r = simulate_lut(des.net, des.raw_bits(Q[:n_sim]), simulator="iverilog",
+                     primitives="xilinx", input_ports=(des.n_features, des.raw_width),
+                     parts=(des.parts, list(PARTS)), workdir=tmp_path)
+    y = r["y"].astype(np.int64)
+    assert r["passed"]
+    np.testing.assert_array_equal((y << np.arange(y.shape[1])[None, :]).sum(axis=1),
+                                  want[:n_sim])
