@@ -350,6 +350,22 @@ def _popcount_lut6(hb, cls, lit, key, nbits, C):
     return planes[:, :B]
 
 
+def _winners(hb, gt, left, right, score, index, last):
+    """One tournament level's winners: where ``gt`` the right candidate's (index, count),
+    else the left one's, by multiplexers (the counts not at the root, where none reads
+    them); the unpaired last candidate passes through.  Returns (score, index)."""
+    (li, ls), (ri, rs) = left, right
+    P, IB, B = gt.size, index.shape[1], score.shape[1]
+    a = np.concatenate([ri, rs] if not last else [ri], axis=1)
+    b = np.concatenate([li, ls] if not last else [li], axis=1)
+    w = a.shape[1]
+    sel = np.repeat(gt, w)
+    win = hb.add(np.stack([sel, a.reshape(-1), b.reshape(-1)], 1),
+                 np.full(sel.size, _MUX, np.uint64)).reshape(P, w)
+    wi, ws = win[:, :IB], (win[:, IB:] if not last else np.zeros((P, B), np.int64))
+    return np.concatenate([ws, score[2 * P:]]), np.concatenate([wi, index[2 * P:]])
+
+
 # --------------------------------------------------------------------------- argmax
 def _argmax(hb, planes, nbits, C):
     """Index planes (literals, LSB first) of the first class with the largest count."""
@@ -377,16 +393,7 @@ def _argmax(hb, planes, nbits, C):
                 gt, eq = out[:P], out[P:]
             else:
                 gt = hb.add(np.stack([gt, eq, r, lft], 1), np.full(P, _GT, np.uint64))
-        # select the winners' counts (not at the root: never read) and indices
-        a = np.concatenate([ri, rs] if not last else [ri], axis=1)
-        b = np.concatenate([li, ls] if not last else [li], axis=1)
-        w = a.shape[1]
-        sel = np.repeat(gt, w)
-        win = hb.add(np.stack([sel, a.reshape(-1), b.reshape(-1)], 1),
-                     np.full(sel.size, _MUX, np.uint64)).reshape(P, w)
-        wi, ws = win[:, :IB], (win[:, IB:] if not last else np.zeros((P, B), np.int64))
-        score = np.concatenate([ws, score[2 * P:]])
-        index = np.concatenate([wi, index[2 * P:]])
+        score, index = _winners(hb, gt, (li, ls), (ri, rs), score, index, last)
     return index[0] if IB else np.zeros(0, dtype=np.int64)
 
 
@@ -451,7 +458,6 @@ def _argmax_lut6(hb, planes, nbits, C):
     """Index planes like :func:`_argmax`: the same tournament, each comparison made of
     6-input chunk comparators (see the module docstring)."""
     IB = (C - 1).bit_length()
-    B = planes.shape[1]
     score = planes
     index = ((np.arange(C)[:, None] >> np.arange(IB)[None, :]) & 1).astype(np.int64)
     while score.shape[0] > 1:
@@ -461,15 +467,7 @@ def _argmax_lut6(hb, planes, nbits, C):
         ls, rs = score[0:2 * P:2], score[1:2 * P:2]
         li, ri = index[0:2 * P:2], index[1:2 * P:2]
         gt = _greater_lut6(hb, rs, ls)  # strictly greater: ties keep the left (lower) one
-        a = np.concatenate([ri, rs] if not last else [ri], axis=1)
-        b = np.concatenate([li, ls] if not last else [li], axis=1)
-        w = a.shape[1]
-        sel = np.repeat(gt, w)
-        win = hb.add(np.stack([sel, a.reshape(-1), b.reshape(-1)], 1),
-                     np.full(sel.size, _MUX, np.uint64)).reshape(P, w)
-        wi, ws = win[:, :IB], (win[:, IB:] if not last else np.zeros((P, B), np.int64))
-        score = np.concatenate([ws, score[2 * P:]])
-        index = np.concatenate([wi, index[2 * P:]])
+        score, index = _winners(hb, gt, (li, ls), (ri, rs), score, index, last)
     return index[0] if IB else np.zeros(0, dtype=np.int64)
 
 
