@@ -58,7 +58,6 @@ The text is deterministic: it depends on the netlist's arrays and the options on
 from __future__ import annotations
 
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,10 +67,8 @@ from ..compiler.atomic import write_text_atomic
 from ..compiler.netlist import Netlist, NetlistError
 from ..compiler.passes.dead import reachable
 from ..compiler.simulate import check_bits
-from ..tools.iverilog import iverilog_path
-from ..tools.verilator import verilator_path
 from .verilog import LIMITS, VerilogLayout, check_module_name
-from .verilog_sim import run_testbench
+from .verilog_sim import need_simulator, run_testbench, work_dir
 from .verilog_tb import (expected_rows, pack_rows, random_vectors, testbench_text,
                          unpack_rows)
 
@@ -559,17 +556,8 @@ def simulate_lut(net: Netlist, X, *, simulator: str = "verilator", workdir=None,
     if X.shape[0] == 0:
         _fail("simulate_lut needs at least one input vector")
     lay = lut_layout(net, **{"module": "dlgn_" + re.sub(r"[^A-Za-z0-9_]", "_", name), **opts})
-    if simulator == "iverilog":  # a missing tool raises before any work
-        iverilog_path()
-    else:
-        verilator_path()
-    tmp = None
-    if workdir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="dlgn-lutsim-")
-        work = Path(tmp.name)
-    else:
-        work = Path(workdir)
-    try:
+    need_simulator(simulator)  # a missing tool raises before any work
+    with work_dir(workdir, "dlgn-lutsim-") as work:
         files = write_lut_files(net, work, name=name, vectors=X,
                                 **{"module": lay.module, **opts})
         sources = [p.name for p in files if p.suffix == ".v"]
@@ -583,7 +571,5 @@ def simulate_lut(net: Netlist, X, *, simulator: str = "verilator", workdir=None,
         return {"y": unpack_rows(got, net.n_outputs), "passed": m.group(1) == "PASS",
                 "mismatches": int(m.group(3)), "log": text, "simulator": simulator,
                 "seconds": {"build": t1 - t0, "run": t2 - t1}}
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
+
 

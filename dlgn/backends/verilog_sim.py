@@ -16,6 +16,7 @@ import logging
 import re
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,26 @@ VerilogToolError = ToolError
 class VerilogSimError(DlgnError, RuntimeError):
     """The simulation did not run to completion: the simulator rejected the design or the
     testbench did not finish (a missing tool is a :class:`VerilogToolError`)."""
+
+
+def need_simulator(simulator: str) -> None:
+    """Raise :class:`~dlgn.tools.ToolError` when ``simulator`` is not installed."""
+    if simulator == "iverilog":
+        iverilog_path()
+    else:
+        verilator_path()
+
+
+@contextmanager
+def work_dir(workdir, prefix: str):
+    """``workdir`` (created if needed), or a temporary directory removed afterwards."""
+    if workdir is not None:
+        work = Path(workdir)
+        work.mkdir(parents=True, exist_ok=True)
+        yield work
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        yield Path(tmp)
 
 
 def run_testbench(sources, top: str, name: str, work, simulator: str, n_vectors: int,
@@ -91,18 +112,8 @@ def simulate_verilog(netlist, X, pipeline: int = 0, simulator: str = "iverilog",
     X = check_bits(np.asarray(X), netlist.n_inputs)
     if X.shape[0] == 0:
         raise ValueError("simulate_verilog needs at least one input vector")
-    if simulator == "iverilog":  # missing tools raise before any work
-        iverilog_path()
-    else:
-        verilator_path()
-    tmp = None
-    if workdir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="dlgn-vsim-")
-        work = Path(tmp.name)
-    else:
-        work = Path(workdir)
-        work.mkdir(parents=True, exist_ok=True)
-    try:
+    need_simulator(simulator)  # a missing tool raises before any work
+    with work_dir(workdir, "dlgn-vsim-") as work:
         lay = layout(netlist, pipeline=pipeline, module=module, head_stride=head_stride)
         write_files(netlist, work, name=name, pipeline=pipeline, module=module, vectors=X,
                     head_stride=head_stride)
@@ -121,6 +132,3 @@ def simulate_verilog(netlist, X, pipeline: int = 0, simulator: str = "iverilog",
         else:
             res["y"] = unpack_rows(got, lay.n_outputs)
         return res
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
