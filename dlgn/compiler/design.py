@@ -301,13 +301,8 @@ def build_design(net: Netlist, raw_width: int = 8, raw_scale: float = 1 / 256, *
 
 def _live(net: Netlist) -> np.ndarray:
     """bool per gate: read (transitively) by an output."""
-    G, first = net.n_gates, net.first_gate
-    live = np.zeros(net.n_nodes, dtype=bool)
-    live[net.outputs.astype(np.int64)] = True
-    for g in range(G - 1, -1, -1):
-        if live[first + g]:
-            live[net.fanin[g, :net.arity[g]].astype(np.int64)] = True
-    return live[first:]
+    from .passes.dead import reachable
+    return reachable(net, net.outputs.astype(np.int64))[net.first_gate:]
 
 
 def _drop_dead(net: Netlist, parts: np.ndarray) -> tuple[Netlist, np.ndarray]:
