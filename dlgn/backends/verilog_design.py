@@ -102,7 +102,7 @@ def synthesize_design(netlist, outdir, *, name: str = "model", timeout: float | 
     t0 = time.perf_counter()
     des = design_of(netlist, **d)
     lo = _lut_opts(des, {**rest, "primitives": "xilinx", "pipeline": pipeline})
-    work = Path(outdir) / "synth"
+    work = (Path(outdir) / "synth").resolve()  # Yosys runs in work: absolute paths
     work.mkdir(parents=True, exist_ok=True)
     module = "dlgn_" + re.sub(r"[^A-Za-z0-9_]", "_", name) + "_design"
     text = emit_lut(des.net, module=module, **lo)

@@ -172,7 +172,7 @@ def synthesize(netlist, outdir, pipeline: int = 0, pnr: bool = False,
 
     Files go to ``outdir/synth/``.  Each target entry holds ``luts``, ``ffs``, ``carry``,
     ``depth``, ``cells`` and ``seconds``, or ``error``."""
-    work = Path(outdir) / "synth"
+    work = (Path(outdir) / "synth").resolve()  # Yosys runs in work: absolute paths
     work.mkdir(parents=True, exist_ok=True)
     if module is None:
         module = "dlgn_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
