@@ -273,6 +273,26 @@ def test_make_encoder_thresholds():
         D.make_encoder(d2, {"kind": "fourier"})
 
 
+def test_aligned_thresholds():
+    """Halfway between two levels at fractions 1/(n+1) of the next power of two: 8-bit
+    pixels (q / 256, or q / 255) with 3 bits are q >= 64, 128, 192; 1 bit is q >= 128."""
+    mn = {"kind": "thermometer", "n_bits": 3, "range": [0.0, 1.0], "levels": 256}
+    assert (D.aligned_thresholds(mn) * 256).tolist() == [63.5, 127.5, 191.5]
+    assert (D.aligned_thresholds(dict(mn, n_bits=1)) * 256).tolist() == [127.5]
+    assert (D.aligned_thresholds(dict(mn, levels=255)) * 255).tolist() == [63.5, 127.5, 191.5]
+    assert D.aligned_thresholds({**mn, "range": [0.0, 16.0], "levels": 16}).tolist() == \
+        [3.5, 7.5, 11.5]
+    for bad in (dict(mn, method="quantile"), dict(mn, levels=None), dict(mn, n_bits=300)):
+        with pytest.raises(DatasetError):
+            D.aligned_thresholds(bad)
+    q = np.arange(256, dtype=np.float32) / 256          # every pixel value, through the encoder
+    d = D.Dataset("t", q[:, None], np.zeros(256), q[:, None], np.zeros(256), 2,
+                  encoder=dict(mn, aligned=True))
+    torch = pytest.importorskip("torch")
+    bits = D.make_encoder(d)(torch.from_numpy(q[:, None])).numpy()
+    assert bits.sum(axis=0).tolist() == [192, 128, 64] and bits[64].tolist() == [1, 0, 0]
+
+
 def test_adult_encoder_keeps_every_category():
     """Adult: a one-hot of the categorical columns (which gives back every category) and a
     thermometer for each numeric column: every raw column is encoded once, no bit repeats

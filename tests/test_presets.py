@@ -86,3 +86,18 @@ def test_crop_and_learned_thresholds_options(tmp_path):
     assert main(["-q", "train", "--dataset", "monk1", "--crop", "3",
                  "-o", str(tmp_path / "x.pt")]) == 2          # one-hot data: a usage error
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_aligned_thresholds_option(tmp_path):
+    """--aligned-thresholds puts digits' 3 thresholds halfway below 4, 8 and 12 of 16 (so the
+    encoder compares the top bits of the 4-bit value); combined with --learn-thresholds, or
+    on a one-hot data set, it is a usage error and writes nothing."""
+    _train(tmp_path, "--dataset", "digits", "--aligned-thresholds", "--layers", "2x50",
+           "--epochs", "1")
+    from dlgn.frontend.checkpoint import load_model
+    d = load_model(tmp_path / "m.pt").discretize().meta["encoder"]
+    assert d["thresholds"][0] == [3.5, 7.5, 11.5]
+    for bad in (["--dataset", "digits", "--aligned-thresholds", "--learn-thresholds"],
+                ["--dataset", "monk1", "--aligned-thresholds"]):
+        assert main(["-q", "train", *bad, "-o", str(tmp_path / "x.pt")]) == 2
+        assert not (tmp_path / "x.pt").exists()

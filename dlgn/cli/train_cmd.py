@@ -29,7 +29,8 @@ __all__ = ["add_parser", "run", "parse_layers", "build_net", "resolve_preset"]
 PRESET_DEFAULTS = {"layers": None, "epochs": None, "batch_size": None, "lr": None, "tau": None,
                    "schedule": "constant", "arity": 2, "connections": "random",
                    "candidates": 8, "selection": "hard", "estimator": "soft", "bits": None,
-                   "crop": None, "learn_thresholds": False, "val_split": 0.0,
+                   "crop": None, "learn_thresholds": False, "aligned": False,
+                   "val_split": 0.0,
                    "conv": None, "image": None, "init_z": None}
 PRESET_OPTIONS = tuple(PRESET_DEFAULTS)
 
@@ -150,6 +151,12 @@ def add_parser(sub):
                         "else the whole image)")
     p.add_argument("--learn-thresholds", action="store_const", const=True, default=None,
                    help="train the thermometer thresholds with the net (default: preset)")
+    p.add_argument("--aligned-thresholds", dest="aligned", action="store_const", const=True,
+                   default=None,
+                   help="put the thermometer thresholds halfway between the raw integer "
+                        "levels, at fractions 1/(bits+1) of the next power of two, so a "
+                        "hardware encoder compares only the top bits (8-bit pixels, 3 bits: "
+                        "q >= 64, 128, 192) (default: preset)")
     p.add_argument("--layers", type=_layers_text, default=None,
                    help="gates per layer, e.g. 4x8000 or 8000,8000,4000 (default: preset)")
     p.add_argument("--arity", type=positive_int, default=None,
@@ -226,9 +233,10 @@ def _describe(recipe: dict) -> str:
         parts.append(f"{recipe['estimator']} gates")
     if recipe.get("crop"):
         parts.append(f"{recipe['crop']}x{recipe['crop']} crop")
-    if recipe.get("bits") or recipe.get("learn_thresholds"):
+    if recipe.get("bits") or recipe.get("learn_thresholds") or recipe.get("aligned"):
         parts.append(f"{recipe.get('bits') or 'default'}-bit "
-                     + ("learned " if recipe.get("learn_thresholds") else "") + "thermometer")
+                     + ("learned " if recipe.get("learn_thresholds") else "")
+                     + ("aligned " if recipe.get("aligned") else "") + "thermometer")
     parts.append(f"{recipe['epochs']} epochs, batch {recipe['batch_size']}, "
                  f"lr {recipe['lr']:g}, tau {recipe['tau']:g}")
     if recipe.get("schedule", "constant") != "constant":
@@ -274,11 +282,15 @@ def build_net(args, data):
         else:
             raise UsageError(f"--bits does not apply to {data.name}'s "
                              f"{spec.get('kind')} encoding")
-    if args.crop or args.learn_thresholds:
+    aligned = bool(getattr(args, "aligned", False))
+    if args.crop or args.learn_thresholds or aligned:
         if spec.get("kind") != "thermometer":
-            raise UsageError(f"--crop and --learn-thresholds apply to a thermometer encoding, "
-                             f"not to {data.name}'s {spec.get('kind')}")
-        spec.update(crop=args.crop, learnable=bool(args.learn_thresholds))
+            raise UsageError(f"--crop, --learn-thresholds and --aligned-thresholds apply to a "
+                             f"thermometer encoding, not to {data.name}'s {spec.get('kind')}")
+        if aligned and args.learn_thresholds:
+            raise UsageError("--aligned-thresholds fixes the thresholds; it cannot be combined "
+                             "with --learn-thresholds")
+        spec.update(crop=args.crop, learnable=bool(args.learn_thresholds), aligned=aligned)
     encoder = make_encoder(data, spec)
     conv = getattr(args, "conv", None)
     if conv:                    # a convolutional recipe (a preset's "conv" blocks)

@@ -48,7 +48,7 @@ import numpy as np
 from ..errors import DlgnError
 
 __all__ = ["Dataset", "DATASETS", "PRESETS", "load_dataset", "make_encoder", "DatasetError",
-           "restricted_load"]
+           "restricted_load", "aligned_thresholds"]
 
 log = logging.getLogger("dlgn.data")
 
@@ -179,7 +179,9 @@ def _load_mnist(merge_val: bool = True):
     if not (isinstance(parts, (tuple, list)) and len(parts) == 3):
         raise DatasetError(f"{path}: expected (train, val, test), got {type(parts).__name__}")
     (xtr, ytr), (xva, yva), (xte, yte) = parts
-    spec = {"kind": "thermometer", "n_bits": 1, "method": "uniform", "range": [0.0, 1.0]}
+    # gray values are q / 256 for the 8-bit pixel q (levels: 256 steps over the range)
+    spec = {"kind": "thermometer", "n_bits": 1, "method": "uniform", "range": [0.0, 1.0],
+            "levels": 256}
     d = dict(x_train=xtr, y_train=ytr, x_test=xte, y_test=yte, n_classes=10, encoder=spec,
              feature_names=[f"px{i}" for i in range(784)],
              description="MNIST digits 28x28, gray values in [0, 1)")
@@ -219,7 +221,7 @@ def _load_fashion(root: str | Path | None = None):
     return dict(x_train=img(files["xtr"]), y_train=files["ytr"], x_test=img(files["xte"]),
                 y_test=files["yte"], n_classes=10,
                 encoder={"kind": "thermometer", "n_bits": 3, "method": "uniform",
-                         "range": [0.0, 1.0]},
+                         "range": [0.0, 1.0], "levels": 255},
                 feature_names=[f"px{i}" for i in range(784)],
                 description="Fashion-MNIST 28x28, gray values in [0, 1]")
 
@@ -285,7 +287,8 @@ def _load_sklearn(which: str, seed: int = 0, test_fraction: float = 0.2):
     x, y = b.data.astype(np.float32), b.target.astype(np.int64)
     tr, te = _split(len(x), test_fraction, seed)
     if which == "digits":
-        spec = {"kind": "thermometer", "n_bits": 3, "method": "uniform", "range": [0.0, 16.0]}
+        spec = {"kind": "thermometer", "n_bits": 3, "method": "uniform", "range": [0.0, 16.0],
+                "levels": 16}
         names = [f"px{i}" for i in range(x.shape[1])]
     else:
         spec = {"kind": "thermometer", "n_bits": 4, "method": "quantile"}
@@ -363,7 +366,7 @@ def _load_cifar(n: int, root: str | Path | None = None):
     xte, yte = read(names[1])
     return dict(x_train=xtr, y_train=ytr, x_test=xte, y_test=yte, n_classes=n,
                 encoder={"kind": "thermometer", "n_bits": 3, "method": "uniform",
-                         "range": [0.0, 1.0]},
+                         "range": [0.0, 1.0], "levels": 255},
                 feature_names=[f"{c}{i}" for c in "rgb" for i in range(1024)],
                 description=f"CIFAR-{n} 32x32x3 (channel-major), values in [0, 1]")
 
@@ -399,14 +402,20 @@ PRESETS: dict[str, dict] = {
                      candidates=[0, 8, 8], estimator="hard", crop=20, bits=2, epochs=8,
                      batch_size=128, lr=0.02, tau=10.0, schedule="cosine", val_split=0.1),
     # LUT-native (issue 15): every gate a 6-input LUT, learned wiring, a narrow head (50
-    # outputs per class); a 3-bit uniform thermometer of 8-bit pixels has the thresholds
-    # 64/128/192, which read only a pixel's two top bits (an encoder of at most 2 LUTs a pixel)
+    # outputs per class); a 3-bit uniform thermometer of 8-bit pixels (x > 64/256, ...: q >= 65,
+    # 129, 193, comparators on all 8 bits; aligned=True makes them q >= 64, 128, 192)
     "mnist-lut": dict(dataset="mnist", layers="1000,500", arity=6, connections="learned",
                       candidates=[0, 8], estimator="hard", crop=20, bits=3, epochs=10,
                       batch_size=128, lr=0.02, tau=5.0, schedule="cosine", val_split=0.1),
     "mnist-lut-l": dict(dataset="mnist", layers="1500,1000,500", arity=6, connections="learned",
                         candidates=[0, 8, 8], estimator="hard", crop=20, bits=3, epochs=15,
                         batch_size=128, lr=0.02, tau=5.0, schedule="cosine", val_split=0.1),
+    # the hardware recipe: 1-bit thermometer aligned to q >= 128, i.e. bit 7 of the pixel
+    # (an encoder of no LUTs at all), the encoder's LUTs spent on wider logic instead
+    "mnist-lut-hw": dict(dataset="mnist", layers="1800,1200,500", arity=6,
+                         connections="learned", candidates=[0, 8, 8], estimator="hard",
+                         crop=20, bits=1, aligned=True, epochs=25, batch_size=128, lr=0.02,
+                         tau=5.0, schedule="cosine", val_split=0.1),
     "fashion-64k": dict(dataset="fashion-mnist", layers="32000,16000,16000",
                         connections="learned", candidates=8, estimator="hard", epochs=6,
                         batch_size=128, lr=0.02, tau=20.0, schedule="cosine", val_split=0.1),
@@ -488,6 +497,8 @@ def make_encoder(data: Dataset, spec: dict | None = None):
     if kind == "thermometer":
         enc = E.ThermometerEncoder(int(spec["n_bits"]), method=spec.get("method", "uniform"),
                                    learnable=bool(spec.get("learnable", False)))
+        if spec.get("aligned"):
+            return enc.fit_thresholds(np.tile(aligned_thresholds(spec), (x.shape[1], 1)))
         fit_x = x
         if "range" in spec and spec.get("method", "uniform") == "uniform":
             lo, hi = spec["range"]    # fit on the nominal range, not the sample's extremes
@@ -503,6 +514,27 @@ def make_encoder(data: Dataset, spec: dict | None = None):
     if kind == "mixed":
         return _mixed_encoder(E, spec, x, data.categories)
     raise DatasetError(f"unknown encoder kind {kind!r}")
+
+
+def aligned_thresholds(spec: dict) -> np.ndarray:
+    """The thresholds (float64[n_bits]) of an aligned thermometer: for features
+    ``lo + q * (hi - lo) / L`` of integers q (spec ``range`` [lo, hi], ``levels`` L), bit j
+    is ``q >= k_j`` with ``k_j = round(j * P / (n_bits + 1))``, P the power of two at or
+    above L, so the threshold sits halfway between two levels and, when ``n_bits + 1`` is a
+    power of two, compares only q's top bits (8-bit pixels, 3 bits: q >= 64, 128, 192 --
+    bit 7 alone, bits 7 | 6 and bits 7 & 6)."""
+    n = int(spec["n_bits"])
+    if spec.get("method", "uniform") != "uniform" or "range" not in spec or not spec.get("levels"):
+        raise DatasetError("aligned thresholds need a uniform thermometer over a data set's "
+                           "integer levels (its encoder spec's 'range' and 'levels'; MNIST, "
+                           "Fashion-MNIST, digits and CIFAR have them)")
+    lo, hi = (float(v) for v in spec["range"])
+    L = int(spec["levels"])
+    P = 1 << max(0, (L - 1).bit_length())
+    k = np.round(np.arange(1, n + 1) * P / (n + 1))
+    if np.unique(k).size != n or k[0] < 1 or k[-1] > L:
+        raise DatasetError(f"{n} aligned thresholds do not fit {L} levels (at most {L} bits)")
+    return lo + (k - 0.5) * (hi - lo) / L
 
 
 def _names(data: Dataset, columns, sizes) -> list | None:

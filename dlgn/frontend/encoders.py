@@ -186,6 +186,18 @@ class ThermometerEncoder(_Encoder):
         self._set(np.ascontiguousarray(thr, dtype=np.float64))
         return self
 
+    def fit_thresholds(self, thresholds):
+        """Use the given thresholds (F x n_bits, increasing along each row) instead of
+        fitting them; returns self."""
+        thr = np.asarray(thresholds, dtype=np.float64)
+        if thr.ndim != 2 or thr.shape[1] != self.bits_per_feature:
+            raise ValueError(f"thresholds must be F x {self.bits_per_feature}, got shape "
+                             f"{thr.shape}")
+        if not np.isfinite(thr).all() or (np.diff(thr, axis=1) <= 0).any():
+            raise ValueError("thresholds must be finite and increasing along each feature")
+        self._set(thr)
+        return self
+
     def _set(self, thr):
         thr = np.array(thr, dtype=np.float64)
         self._n_features = int(thr.shape[0])
