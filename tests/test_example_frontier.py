@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: shipped file -> (data set, gate budget of the recipe, least test accuracy)
 SHIPPED = {"examples/mnist_8k/mnist-8k.dlgn.npz": ("mnist", 8000, 0.975),
            "examples/mnist_lut/mnist-lut-l.dlgn.npz": ("mnist", 3000, 0.96),
+           "examples/mnist_lut/mnist-lut-hw.dlgn.npz": ("mnist", 3500, 0.96),
            "examples/fashion_64k/fashion-64k.dlgn.npz": ("fashion-mnist", 64000, 0.85)}
 
 
@@ -84,7 +85,9 @@ def test_every_shipped_net_is_checked():
 
 
 #: shipped LUT-native nets (issue 15) -> (data set, most design LUTs, simulated images)
-LUT_SHIPPED = {"examples/mnist_lut/mnist-lut-l.dlgn.npz": ("mnist", 5000, 1000)}
+LUT_SHIPPED = {"examples/mnist_lut/mnist-lut-l.dlgn.npz": ("mnist", 5000, 1000),
+               # aligned 1-bit thermometer: bit 7 of each pixel, an encoder of no LUTs
+               "examples/mnist_lut/mnist-lut-hw.dlgn.npz": ("mnist", 4000, 500)}
 
 
 @pytest.mark.parametrize("path", [p for p in LUT_SHIPPED if (ROOT / p).is_file()])
