@@ -2,6 +2,7 @@
 
     nice python benchmarks/lut_map_bench.py [--k 6] [--sizes 10000,100000,1000000]
         [--abc-max-gates 200000] [--flows if,dch_if_mfs2,gia_if,...] [--no-prove] [--json]
+        [--yosys-max-gates 60000]
 
 Nets: random layered nets of two-input gates (the non-degenerate ones: no constants, wires
 or inverters) of about 10K, 100K and 1M gates after ``optimize``, and the shipped trained
@@ -9,7 +10,9 @@ nets (``examples/mnist``, ``examples/mnist_8k``, ``examples/fashion_64k``), opti
 For each net: our LUT count, LUT depth and seconds (``lut_map(net, k)``), then each ABC flow
 of :data:`dlgn.tools.abc_map.ABC_FLOWS` (read back and folded the same way, so output
 buffers and inverters are not counted as LUTs) on nets up to ``--abc-max-gates`` gates for
-the slow ``dch`` flows (``if`` and ``gia_if`` run on every net).  Each of our mappings is
+the slow ``dch`` flows (``if`` and ``gia_if`` run on every net), and Yosys's
+``synth -flatten; abc -lut K; opt_clean`` on the net's emitted Verilog (logic only, no head)
+on nets up to ``--yosys-max-gates`` gates (when pyosys is installed).  Each of our mappings is
 checked equal to its net by simulation (exhaustive, or 65,536 random vectors; 4,096 past
 ``--abc-max-gates``) and, unless
 ``--no-prove``, proven by ABC ``cec`` on nets up to ``--abc-max-gates`` gates.  The
@@ -33,7 +36,9 @@ from dlgn.tools.abc_map import ABC_FLOWS, abc_lut_map
 ROOT = Path(__file__).resolve().parent.parent
 TRAINED = {"mnist_6x8000": "examples/mnist/mnist_6x8000.dlgn.npz",
            "mnist-8k": "examples/mnist_8k/mnist-8k.dlgn.npz",
-           "fashion-64k": "examples/fashion_64k/fashion-64k.dlgn.npz"}
+           "fashion-64k": "examples/fashion_64k/fashion-64k.dlgn.npz",
+           "mnist-lut-l": "examples/mnist_lut/mnist-lut-l.dlgn.npz",
+           "mnist-lut-hw": "examples/mnist_lut/mnist-lut-hw.dlgn.npz"}
 FAST_FLOWS = ("if", "gia_if")
 
 
@@ -66,12 +71,29 @@ def bench(name: str, net: Netlist, args) -> dict:
                 continue
             a = abc_lut_map(net, args.k, flow, timeout=args.abc_timeout)
             row["abc"][flow] = {"luts": a.luts, "depth": a.depth, "seconds": round(a.seconds, 3)}
+        if args.yosys and net.n_gates <= args.yosys_max_gates:
+            y = yosys_lut(net, args.abc_timeout)
+            if "error" not in y:
+                row["abc"]["yosys"] = y
         if row["abc"]:
             best = min(row["abc"].values(), key=lambda r: (r["luts"], r["depth"]))
             row["abc_best"] = best
             row["ratio"] = round(row["ours"]["luts"] / max(1, best["luts"]), 4)
             row["no_deeper"] = row["ours"]["depth"] <= min(r["depth"] for r in row["abc"].values())
     return row
+
+
+def yosys_lut(net: Netlist, timeout: float) -> dict:
+    """Yosys ``synth; abc -lut 6`` on the net's logic (its outputs, no head)."""
+    import tempfile
+    from dlgn.backends.verilog_synth import synthesize
+    logic = Netlist(net.n_inputs, net.fanin, net.arity, net.table, net.outputs, net.invert)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        r = synthesize(logic, tmp, pipeline=0, targets=("lut6",), timeout=timeout)["lut6"]
+    if "error" in r:
+        return r
+    return {"luts": r["luts"], "depth": r["depth"], "seconds": round(time.perf_counter() - t0, 3)}
 
 
 def table(rows, flows) -> str:
@@ -102,10 +124,14 @@ def main(argv=None) -> int:
                     help="largest net for the slow (dch) flows and the cec proof")
     ap.add_argument("--abc-timeout", type=float, default=900)
     ap.add_argument("--no-prove", action="store_true")
+    ap.add_argument("--yosys-max-gates", type=int, default=60_000,
+                    help="largest net for the Yosys abc -lut flow (0: none)")
     ap.add_argument("--no-trained", action="store_true")
     ap.add_argument("--json", action="store_true", help="print JSON instead of the table")
     args = ap.parse_args(argv)
     args.flows = [f for f in args.flows.split(",") if f]
+    from dlgn.backends.verilog_synth import pyosys_available
+    args.yosys = args.yosys_max_gates > 0 and args.k == 6 and pyosys_available()
     nets = []
     if not args.no_trained:
         for name, rel in TRAINED.items():
@@ -120,7 +146,7 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps({"k": args.k, "rows": rows}, indent=1))
     else:
-        print(table(rows, args.flows))
+        print(table(rows, args.flows + (["yosys"] if args.yosys else [])))
     return 0
 
 

@@ -95,7 +95,7 @@ def test_mnist():
     _check_common(d, 60000, 10000, 784, 10)
     assert 0 <= d.x_train.min() and d.x_train.max() < 1
     assert d.encoder == {"kind": "thermometer", "n_bits": 1, "method": "uniform",
-                         "range": [0.0, 1.0]}
+                         "range": [0.0, 1.0], "levels": 256}
     assert d.x_val is None
     assert np.bincount(d.y_test).min() > 800      # all ten digits in the test set
 
@@ -128,7 +128,7 @@ def test_fashion_mnist():
     assert d.x_train.max() <= 1.0 and d.x_train.max() > 0.9
     # the README's "thermometer, 3 bits per pixel" (issue 11: it was 1 bit per pixel)
     assert d.encoder == {"kind": "thermometer", "n_bits": 3, "method": "uniform",
-                         "range": [0.0, 1.0]}
+                         "range": [0.0, 1.0], "levels": 255}
     pytest.importorskip("torch")
     enc = D.make_encoder(d)
     assert enc.n_bits == 3 * 784
