@@ -97,13 +97,12 @@ def synthesize_design(netlist, outdir, *, name: str = "model", timeout: float | 
     (see the module docstring).  A missing Yosys or a failed run gives ``{"error": ...}``
     for the synthesis part, never an exception."""
     from ..tools.process import ToolTimeout
-    from ..tools.yosys import pyosys_available, run_yosys
+    from ..tools.yosys import pyosys_available, run_yosys, synth_work_dir
     d, rest = _split(dict(opts))
     t0 = time.perf_counter()
     des = design_of(netlist, **d)
     lo = _lut_opts(des, {**rest, "primitives": "xilinx", "pipeline": pipeline})
-    work = (Path(outdir) / "synth").resolve()  # Yosys runs in work: absolute paths
-    work.mkdir(parents=True, exist_ok=True)
+    work = synth_work_dir(outdir)
     module = "dlgn_" + re.sub(r"[^A-Za-z0-9_]", "_", name) + "_design"
     text = emit_lut(des.net, module=module, **lo)
     lay = lut_layout(des.net, module=module, **lo)

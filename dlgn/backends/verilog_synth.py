@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from ..tools.process import ToolError, ToolTimeout, run
-from ..tools.yosys import pyosys_available, run_yosys
+from ..tools.yosys import pyosys_available, run_yosys, synth_work_dir
 from .verilog import layout, write_files
 
 __all__ = ["synthesize", "run_yosys", "pyosys_available", "TARGETS"]
@@ -172,8 +172,7 @@ def synthesize(netlist, outdir, pipeline: int = 0, pnr: bool = False,
 
     Files go to ``outdir/synth/``.  Each target entry holds ``luts``, ``ffs``, ``carry``,
     ``depth``, ``cells`` and ``seconds``, or ``error``."""
-    work = (Path(outdir) / "synth").resolve()  # Yosys runs in work: absolute paths
-    work.mkdir(parents=True, exist_ok=True)
+    work = synth_work_dir(outdir)
     if module is None:
         module = "dlgn_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
     lay = layout(netlist, pipeline=pipeline, module=module, head_stride=head_stride)

@@ -12,10 +12,11 @@ import json
 import logging
 import re
 import sys
+from pathlib import Path
 
 from .process import ToolError, run
 
-__all__ = ["pyosys_available", "run_yosys", "YosysError"]
+__all__ = ["pyosys_available", "run_yosys", "synth_work_dir", "YosysError"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,14 @@ class YosysError(ToolError):
 def pyosys_available() -> bool:
     """Whether pyosys (Yosys as a Python module) is installed."""
     return importlib.util.find_spec("pyosys") is not None
+
+
+def synth_work_dir(outdir) -> Path:
+    """``outdir/synth``, created, as an absolute path: Yosys runs inside it (``cwd``), so
+    the paths its commands name must not be relative to the caller's directory."""
+    work = (Path(outdir) / "synth").resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    return work
 
 
 def run_yosys(commands, cwd=None, timeout: float | None = 3600) -> str:
