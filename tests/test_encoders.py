@@ -286,3 +286,74 @@ def test_rows_of_names_become_codes():
         features_from_rows([["1", "red", "0"]], d)
     with pytest.raises(EncodingError, match="category_names"):
         OneHotEncoder([[0, 1]], category_names=[["a"]])
+
+
+# ---------------------------------------------------------------- binary-coded thermometer
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+@pytest.mark.parametrize("method", ["uniform", "quantile"])
+def test_binary_thermometer_torch_equals_numpy(n, method):
+    """code="binary": 2**n - 1 thresholds, and the n bits are the binary digits (most
+    significant first) of the level, the number of thresholds a value exceeds."""
+    rng = np.random.default_rng(n)
+    X = (rng.normal(size=(300, 4)) * 10).astype(np.float32)
+    enc = ThermometerEncoder(n, method, code="binary").fit(X)
+    assert enc.n_thresholds == 2 ** n - 1 and enc.n_bits == 4 * n
+    assert tuple(enc.thresholds.shape) == (4, 2 ** n - 1)
+    bits = _same(enc, X).reshape(300, 4, n).astype(np.int64)
+    unary = ThermometerEncoder(2 ** n - 1, method).fit(X)
+    level = encode(unary.to_dict(), X).reshape(300, 4, -1).sum(axis=2)
+    np.testing.assert_array_equal((bits << np.arange(n - 1, -1, -1)).sum(axis=2), level)
+    assert encode(enc.to_dict(), X[:0]).shape == (0, 4 * n)
+    if n == 1:          # one threshold: the same bit as the unary thermometer
+        np.testing.assert_array_equal(bits[:, :, 0], level)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6, width=32), min_size=2, max_size=30), st.integers(1, 4),
+       st.sampled_from(["uniform", "quantile"]))
+def test_property_binary_thermometer_torch_equals_numpy(vals, n, method):
+    """Also when fitted thresholds tie (a sample with repeats): the level still counts them."""
+    X = np.array(vals, dtype=np.float32).reshape(-1, 1)
+    _same(ThermometerEncoder(n, method, code="binary").fit(X), X)
+
+
+def test_binary_thermometer_errors():
+    X = np.arange(10, dtype=np.float64)[:, None]
+    with pytest.raises(ValueError, match="learned"):
+        ThermometerEncoder(2, learnable=True, code="binary")
+    with pytest.raises(ValueError, match="code"):
+        ThermometerEncoder(2, code="gray")
+    with pytest.raises(ValueError, match="at most 8"):
+        ThermometerEncoder(9, code="binary")
+    with pytest.raises(ValueError, match="F x 3"):
+        ThermometerEncoder(2, code="binary").fit_thresholds([[1.0, 2.0]])
+    d = ThermometerEncoder(2, code="binary").fit(X).to_dict()
+    assert d["code"] == "binary" and "code" not in ThermometerEncoder(2).fit(X).to_dict()
+    for bad, msg in ((dict(d, code="gray"), "code"),
+                     (dict(d, thresholds=[[1.0, 2.0]]), "1 x 3"),
+                     (dict(d, bits_per_feature=9, thresholds=[list(range(511))]), "1..8")):
+        with pytest.raises(EncodingError, match=msg):
+            encode(bad, X)
+
+
+def test_aligned_binary_thermometer_is_the_pixels_top_bits():
+    """Aligned thresholds written in binary: over 8-bit pixels q / 256 the n bits are bits
+    7 .. 8-n of q, and the hardware encoder built from it has no gates at all."""
+    from dlgn.compiler.design import encoder_netlist
+    from dlgn.compiler.simulate import simulate
+    from dlgn.frontend import data as D
+    q = np.arange(256)
+    x = (q / 256).astype(np.float32)[:, None]
+    for n in (1, 2, 3):
+        spec = {"kind": "thermometer", "n_bits": n, "range": [0.0, 1.0], "levels": 256,
+                "aligned": True, "code": "binary"}
+        d = D.Dataset("t", x, np.zeros(256), x, np.zeros(256), 2, encoder=spec)
+        enc = D.make_encoder(d)
+        bits = _same(enc, x).astype(np.int64)
+        np.testing.assert_array_equal(bits, (q[:, None] >> np.arange(7, 7 - n, -1)) & 1)
+        hw = encoder_netlist(enc.to_dict())          # raw 8-bit integer in, encoder bits out
+        assert hw.n_gates == 0
+        raw = ((q[:, None] >> np.arange(8)) & 1).astype(np.uint8)
+        np.testing.assert_array_equal(simulate(hw, raw), bits)
+    with pytest.raises(D.DatasetError, match="learned"):
+        D.make_encoder(d, dict(spec, learnable=True))

@@ -8,6 +8,7 @@ import importlib.util
 import json
 import logging
 
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
@@ -99,5 +100,35 @@ def test_aligned_thresholds_option(tmp_path):
     assert d["thresholds"][0] == [3.5, 7.5, 11.5]
     for bad in (["--dataset", "digits", "--aligned-thresholds", "--learn-thresholds"],
                 ["--dataset", "monk1", "--aligned-thresholds"]):
+        assert main(["-q", "train", *bad, "-o", str(tmp_path / "x.pt")]) == 2
+        assert not (tmp_path / "x.pt").exists()
+
+
+def test_binary_code_option(tmp_path):
+    """--binary-code --aligned-thresholds --bits 2 on digits (values 0..16): thresholds 3.5,
+    7.5, 11.5 written as two binary digits (bits 3 and 2 of values below 16); the saved net's
+    netlist reads its raw features through that encoder.  With --learn-thresholds, too many
+    bits, or on a one-hot data set it is a usage error and writes nothing."""
+    _train(tmp_path, "--dataset", "digits", "--aligned-thresholds", "--binary-code",
+           "--bits", "2", "--layers", "2x50", "--epochs", "1")
+    from dlgn.compiler.encoding import encode
+    from dlgn.compiler.simulate import predict
+    from dlgn.frontend.checkpoint import load_model
+    from dlgn.frontend.data import load_dataset
+    net = load_model(tmp_path / "m.pt")
+    nl = net.discretize()
+    d = nl.meta["encoder"]
+    assert d["code"] == "binary" and d["bits_per_feature"] == 2
+    assert d["thresholds"][0] == [3.5, 7.5, 11.5] and nl.n_inputs == 64 * 2
+    x = load_dataset("digits").x_test[:100]
+    level = np.minimum(x.astype(np.int64) >> 2, 3)          # 16, the top value, is level 3
+    np.testing.assert_array_equal(encode(d, x).reshape(100, 64, 2),
+                                  np.stack([level >> 1, level & 1], axis=2))
+    import torch
+    np.testing.assert_array_equal(predict(nl, encode(d, x)),
+                                  net.eval().predict(torch.from_numpy(x)).numpy())
+    for bad in (["--dataset", "digits", "--binary-code", "--learn-thresholds"],
+                ["--dataset", "digits", "--binary-code", "--bits", "9"],
+                ["--dataset", "monk1", "--binary-code"]):
         assert main(["-q", "train", *bad, "-o", str(tmp_path / "x.pt")]) == 2
         assert not (tmp_path / "x.pt").exists()

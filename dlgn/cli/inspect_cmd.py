@@ -51,7 +51,7 @@ def summary(net) -> dict:
     s["group_sizes"] = net.group_sizes.tolist()
     s["encoder"] = None if not enc else {
         k: v for k, v in enc.items() if k in ("type", "n_features", "bits_per_feature",
-                                               "method", "raw_features")}
+                                               "method", "code", "raw_features")}
     return s
 
 

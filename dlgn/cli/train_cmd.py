@@ -30,6 +30,7 @@ PRESET_DEFAULTS = {"layers": None, "epochs": None, "batch_size": None, "lr": Non
                    "schedule": "constant", "arity": 2, "connections": "random",
                    "candidates": 8, "selection": "hard", "estimator": "soft", "bits": None,
                    "crop": None, "learn_thresholds": False, "aligned": False,
+                   "code": "unary",
                    "val_split": 0.0,
                    "conv": None, "image": None, "init_z": None}
 PRESET_OPTIONS = tuple(PRESET_DEFAULTS)
@@ -157,6 +158,12 @@ def add_parser(sub):
                         "levels, at fractions 1/(bits+1) of the next power of two, so a "
                         "hardware encoder compares only the top bits (8-bit pixels, 3 bits: "
                         "q >= 64, 128, 192) (default: preset)")
+    p.add_argument("--binary-code", dest="code", action="store_const", const="binary",
+                   default=None,
+                   help="give each feature 2**bits - 1 thresholds and write its level as "
+                        "bits binary digits instead of bits thermometer bits; with "
+                        "--aligned-thresholds on 8-bit pixels the digits are the pixel's "
+                        "top bits themselves, an encoder of no LUTs (default: preset)")
     p.add_argument("--layers", type=_layers_text, default=None,
                    help="gates per layer, e.g. 4x8000 or 8000,8000,4000 (default: preset)")
     p.add_argument("--arity", type=positive_int, default=None,
@@ -233,10 +240,12 @@ def _describe(recipe: dict) -> str:
         parts.append(f"{recipe['estimator']} gates")
     if recipe.get("crop"):
         parts.append(f"{recipe['crop']}x{recipe['crop']} crop")
-    if recipe.get("bits") or recipe.get("learn_thresholds") or recipe.get("aligned"):
+    binary = recipe.get("code", "unary") == "binary"
+    if recipe.get("bits") or recipe.get("learn_thresholds") or recipe.get("aligned") or binary:
         parts.append(f"{recipe.get('bits') or 'default'}-bit "
                      + ("learned " if recipe.get("learn_thresholds") else "")
-                     + ("aligned " if recipe.get("aligned") else "") + "thermometer")
+                     + ("aligned " if recipe.get("aligned") else "")
+                     + ("binary-coded " if binary else "") + "thermometer")
     parts.append(f"{recipe['epochs']} epochs, batch {recipe['batch_size']}, "
                  f"lr {recipe['lr']:g}, tau {recipe['tau']:g}")
     if recipe.get("schedule", "constant") != "constant":
@@ -283,14 +292,23 @@ def build_net(args, data):
             raise UsageError(f"--bits does not apply to {data.name}'s "
                              f"{spec.get('kind')} encoding")
     aligned = bool(getattr(args, "aligned", False))
-    if args.crop or args.learn_thresholds or aligned:
+    code = getattr(args, "code", None) or "unary"
+    if args.crop or args.learn_thresholds or aligned or code != "unary":
         if spec.get("kind") != "thermometer":
-            raise UsageError(f"--crop, --learn-thresholds and --aligned-thresholds apply to a "
-                             f"thermometer encoding, not to {data.name}'s {spec.get('kind')}")
+            raise UsageError(f"--crop, --learn-thresholds, --aligned-thresholds and "
+                             f"--binary-code apply to a thermometer encoding, not to "
+                             f"{data.name}'s {spec.get('kind')}")
         if aligned and args.learn_thresholds:
             raise UsageError("--aligned-thresholds fixes the thresholds; it cannot be combined "
                              "with --learn-thresholds")
-        spec.update(crop=args.crop, learnable=bool(args.learn_thresholds), aligned=aligned)
+        if code == "binary" and args.learn_thresholds:
+            raise UsageError("--binary-code thresholds cannot be learned; drop "
+                             "--learn-thresholds")
+        if code == "binary" and int(spec.get("n_bits", 1)) > 8:
+            raise UsageError(f"--binary-code takes at most 8 bits a feature, got "
+                             f"{spec.get('n_bits')}")
+        spec.update(crop=args.crop, learnable=bool(args.learn_thresholds), aligned=aligned,
+                    code=code)
     encoder = make_encoder(data, spec)
     conv = getattr(args, "conv", None)
     if conv:                    # a convolutional recipe (a preset's "conv" blocks)

@@ -6,6 +6,11 @@ runtime and the CLI use it on raw features.  Encoder dicts (JSON):
 
 * ``{"type": "thermometer", "n_features": F, "bits_per_feature": n, "method": m,
   "thresholds": [[F x n floats]]}`` -- bit ``f*n + j`` is ``x_f > thresholds[f][j]``;
+  with ``"code": "binary"`` the thresholds are ``F x (2**n - 1)`` (increasing) and the n bits
+  of feature f are the binary digits, most significant first, of its level: the number of
+  thresholds ``x_f`` exceeds (the same information as a ``2**n - 1``-bit thermometer in n
+  bits; over 8-bit pixels with thresholds at q >= 64, 128, 192 they are the pixel's bits 7
+  and 6 themselves);
 * ``{"type": "onehot", "n_features": F, "categories": [[values of feature f], ...],
   "handle_unknown": "error"|"ignore"}`` -- bit ``offset_f + c`` is ``x_f == categories[f][c]``
   (an unseen value raises, or gives feature f all zeros with "ignore");
@@ -33,11 +38,22 @@ import numpy as np
 
 from ..errors import DlgnError
 
-__all__ = ["ENCODER_TYPES", "EncodingError", "FeatureTypeError", "check_features",
+__all__ = ["ENCODER_TYPES", "THERMOMETER_CODES", "MAX_BINARY_BITS", "thermometer_n_thresholds",
+           "EncodingError", "FeatureTypeError", "check_features",
            "check_encoder_dict", "encoder_n_bits", "encoder_raw_features", "encode",
            "central_crop", "features_from_rows", "unknown_category_message"]
 
 ENCODER_TYPES = ("thermometer", "onehot", "identity", "concat")
+THERMOMETER_CODES = ("unary", "binary")
+#: The most bits a binary-coded thermometer gives a feature (2**8 - 1 thresholds).
+MAX_BINARY_BITS = 8
+
+
+def thermometer_n_thresholds(d: dict) -> int:
+    """Thresholds per feature of a thermometer dict: ``bits_per_feature``, or
+    ``2**bits_per_feature - 1`` with ``"code": "binary"``."""
+    n = int(d["bits_per_feature"])
+    return (1 << n) - 1 if d.get("code", "unary") == "binary" else n
 
 
 class EncodingError(DlgnError, ValueError):
@@ -89,9 +105,17 @@ def check_encoder_dict(d) -> dict:
     F = _int(d, "n_features")
     if t == "thermometer":
         n = _int(d, "bits_per_feature")
+        code = d.get("code", "unary")
+        if code not in THERMOMETER_CODES:
+            raise EncodingError(f"thermometer code must be one of {THERMOMETER_CODES}, got "
+                                f"{code!r}")
+        if code == "binary" and not 1 <= n <= MAX_BINARY_BITS:
+            raise EncodingError(f"a binary-coded thermometer has 1..{MAX_BINARY_BITS} bits per "
+                                f"feature, got {n}")
+        T = thermometer_n_thresholds(d)
         thr = np.asarray(d.get("thresholds"), dtype=np.float64)
-        if thr.shape != (F, n) and not (F * n == 0 and thr.size == 0):
-            raise EncodingError(f"thermometer thresholds must be {F} x {n}, got shape {thr.shape}")
+        if thr.shape != (F, T) and not (F * T == 0 and thr.size == 0):
+            raise EncodingError(f"thermometer thresholds must be {F} x {T}, got shape {thr.shape}")
         if not np.isfinite(thr).all():
             raise EncodingError("thermometer thresholds must be finite")
     elif t == "onehot":
@@ -181,10 +205,15 @@ def _encode(d: dict, X: np.ndarray) -> np.ndarray:
         return np.concatenate([_encode(p, X) for p in d["parts"]]
                               + [np.zeros((X.shape[0], 0), np.uint8)], axis=1)
     if t == "thermometer":
-        thr = np.asarray(d["thresholds"], dtype=np.float64).reshape(d["n_features"],
-                                                                     d["bits_per_feature"])
+        thr = np.asarray(d["thresholds"], dtype=np.float64).reshape(
+            d["n_features"], thermometer_n_thresholds(d))
         bits = X[:, :, None] > thr[None, :, :]
-        return bits.reshape(X.shape[0], thr.size).astype(np.uint8)
+        if d.get("code", "unary") == "binary":
+            n = int(d["bits_per_feature"])
+            level = bits.sum(axis=2, dtype=np.int64)
+            bits = (level[:, :, None] >> np.arange(n - 1, -1, -1)[None, None, :]) & 1
+        n_bits = d["n_features"] * int(d["bits_per_feature"])
+        return bits.reshape(X.shape[0], n_bits).astype(np.uint8)
     if t == "onehot":
         vals, feat = _onehot_arrays(d)
         bits = X[:, feat] == vals[None, :]

@@ -416,6 +416,18 @@ PRESETS: dict[str, dict] = {
                          connections="learned", candidates=[0, 8, 8], estimator="hard",
                          crop=20, bits=1, aligned=True, epochs=25, batch_size=128, lr=0.02,
                          tau=5.0, schedule="cosine", val_split=0.1),
+    # the hardware recipe with more of each pixel and still no encoder LUTs: 3 aligned
+    # thresholds (q >= 64, 128, 192) written as 2 binary digits, which are bits 7 and 6 of
+    # the pixel; a little narrower so that logic + head fit 4,000 LUTs even if nothing folds
+    "mnist-lut-b2": dict(dataset="mnist", layers="1750,1150,500", arity=6,
+                         connections="learned", candidates=[0, 8, 8], estimator="hard",
+                         crop=20, bits=2, aligned=True, code="binary", epochs=18,
+                         batch_size=128, lr=0.02, tau=5.0, schedule="cosine", val_split=0.1),
+    # the same with 7 thresholds, q >= 32 ... 224: bits 7, 6 and 5 of the pixel
+    "mnist-lut-b3": dict(dataset="mnist", layers="1750,1150,500", arity=6,
+                         connections="learned", candidates=[0, 8, 8], estimator="hard",
+                         crop=20, bits=3, aligned=True, code="binary", epochs=16,
+                         batch_size=128, lr=0.02, tau=5.0, schedule="cosine", val_split=0.1),
     "fashion-64k": dict(dataset="fashion-mnist", layers="32000,16000,16000",
                         connections="learned", candidates=8, estimator="hard", epochs=6,
                         batch_size=128, lr=0.02, tau=20.0, schedule="cosine", val_split=0.1),
@@ -475,7 +487,9 @@ def load_dataset(name: str, *, limit: int | None = None, test_limit: int | None 
 def make_encoder(data: Dataset, spec: dict | None = None):
     """Build (and fit on ``data.x_train``) the frontend encoder for a spec
     (``data.encoder`` by default). Kinds: ``thermometer`` (n_bits, method, optional
-    range), ``onehot`` (categories per column; their names from ``data.categories``),
+    range; ``aligned``: the thresholds of :func:`aligned_thresholds`; ``learnable``;
+    ``code``: ``"unary"`` or ``"binary"``, see
+    :class:`~dlgn.frontend.encoders.ThermometerEncoder`), ``onehot`` (categories per column; their names from ``data.categories``),
     ``mixed`` (a thermometer for each numeric column + a one-hot for the categorical ones,
     each column encoded once; see :func:`_mixed_encoder`), ``identity``."""
     from . import encoders as E
@@ -495,10 +509,17 @@ def make_encoder(data: Dataset, spec: dict | None = None):
                           data.n_classes, encoder=inner)
         return make_encoder(cropped, inner).crop(sel, F)
     if kind == "thermometer":
-        enc = E.ThermometerEncoder(int(spec["n_bits"]), method=spec.get("method", "uniform"),
-                                   learnable=bool(spec.get("learnable", False)))
+        if spec.get("aligned") and spec.get("learnable"):
+            raise DatasetError("aligned thresholds are fixed; they cannot also be learned")
+        try:
+            enc = E.ThermometerEncoder(int(spec["n_bits"]), method=spec.get("method", "uniform"),
+                                       learnable=bool(spec.get("learnable", False)),
+                                       code=spec.get("code", "unary"))
+        except ValueError as e:
+            raise DatasetError(f"encoder: {e}") from None
         if spec.get("aligned"):
-            return enc.fit_thresholds(np.tile(aligned_thresholds(spec), (x.shape[1], 1)))
+            thr = aligned_thresholds(dict(spec, n_bits=enc.n_thresholds))
+            return enc.fit_thresholds(np.tile(thr, (x.shape[1], 1)))
         fit_x = x
         if "range" in spec and spec.get("method", "uniform") == "uniform":
             lo, hi = spec["range"]    # fit on the nominal range, not the sample's extremes

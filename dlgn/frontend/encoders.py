@@ -2,7 +2,8 @@
 
 * :class:`ThermometerEncoder` -- ``n_bits`` thresholds per feature (uniform between the
   training minimum and maximum, or at data quantiles); bit ``f*n_bits + j`` is
-  ``x_f > threshold[f, j]``.
+  ``x_f > threshold[f, j]``; with ``code="binary"`` the ``2**n_bits - 1`` thresholds'
+  level (how many the feature exceeds) is written as ``n_bits`` binary digits instead.
 * :class:`OneHotEncoder` -- one bit per category of each (categorical) feature.
 * :class:`IdentityEncoder` -- already-binary data, checked to be 0/1.
 * :class:`ConcatEncoder` -- encoders side by side on one raw row, each on its own columns
@@ -20,8 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from dlgn.compiler.encoding import (EncodingError, FeatureTypeError, check_encoder_dict,
-                                    check_features, unknown_category_message)
+from dlgn.compiler.encoding import (MAX_BINARY_BITS, THERMOMETER_CODES, EncodingError,
+                                    FeatureTypeError, check_encoder_dict, check_features,
+                                    unknown_category_message)
 
 __all__ = ["ThermometerEncoder", "OneHotEncoder", "IdentityEncoder", "ConcatEncoder",
            "encoder_from_dict", "THERMOMETER_METHODS"]
@@ -148,17 +150,34 @@ class ThermometerEncoder(_Encoder):
     suits every feature.  In training mode a bit is ``x > threshold`` in the forward and
     ``sigmoid((x - threshold) / width)`` in the backward (straight-through; width = span /
     (2 (n + 1))); in eval mode, in :meth:`to_dict` and so in the netlist it is the exact
-    comparison with the current thresholds."""
+    comparison with the current thresholds.
+
+    ``code="binary"``: each feature has ``2**n_bits - 1`` thresholds and its ``n_bits``
+    output bits are the binary digits (most significant first) of its level, the number of
+    thresholds it exceeds -- the information of a ``2**n_bits - 1``-bit thermometer in
+    ``n_bits`` inputs, and with thresholds aligned to a pixel's top bits those bits
+    themselves (an encoder of no gates).  Not learnable."""
     type_name = "thermometer"
     _exact = ("thresholds",)
 
-    def __init__(self, n_bits: int, method: str = "uniform", learnable: bool = False):
+    def __init__(self, n_bits: int, method: str = "uniform", learnable: bool = False,
+                 code: str = "unary"):
         super().__init__()
         if isinstance(n_bits, bool) or not isinstance(n_bits, int) or n_bits < 1:
             raise ValueError(f"n_bits must be a positive int, got {n_bits!r}")
         if method not in THERMOMETER_METHODS:
             raise ValueError(f"method must be one of {THERMOMETER_METHODS}, got {method!r}")
+        if code not in THERMOMETER_CODES:
+            raise ValueError(f"code must be one of {THERMOMETER_CODES}, got {code!r}")
+        if code == "binary" and learnable:
+            raise ValueError("a binary-coded thermometer's thresholds cannot be learned")
+        if code == "binary" and n_bits > MAX_BINARY_BITS:
+            raise ValueError(f"a binary-coded thermometer has at most {MAX_BINARY_BITS} bits "
+                             f"per feature, got {n_bits}")
         self.bits_per_feature, self.method, self.learnable = n_bits, method, bool(learnable)
+        self.code = code
+        #: thresholds per feature
+        self.n_thresholds = (1 << n_bits) - 1 if code == "binary" else n_bits
         if self.learnable:
             self._exact = ("position", "low", "span")
             self.register_parameter("position", None)
@@ -177,7 +196,7 @@ class ThermometerEncoder(_Encoder):
         X = check_features(X)
         if X.shape[0] == 0:
             raise ValueError("cannot fit an encoder on zero samples")
-        q = np.arange(1, self.bits_per_feature + 1, dtype=np.float64) / (self.bits_per_feature + 1)
+        q = np.arange(1, self.n_thresholds + 1, dtype=np.float64) / (self.n_thresholds + 1)
         if self.method == "uniform":
             lo, hi = X.min(axis=0), X.max(axis=0)
             thr = lo[:, None] + (hi - lo)[:, None] * q[None, :]
@@ -187,11 +206,11 @@ class ThermometerEncoder(_Encoder):
         return self
 
     def fit_thresholds(self, thresholds):
-        """Use the given thresholds (F x n_bits, increasing along each row) instead of
-        fitting them; returns self."""
+        """Use the given thresholds (F x n_thresholds, increasing along each row) instead
+        of fitting them; returns self."""
         thr = np.asarray(thresholds, dtype=np.float64)
-        if thr.ndim != 2 or thr.shape[1] != self.bits_per_feature:
-            raise ValueError(f"thresholds must be F x {self.bits_per_feature}, got shape "
+        if thr.ndim != 2 or thr.shape[1] != self.n_thresholds:
+            raise ValueError(f"thresholds must be F x {self.n_thresholds}, got shape "
                              f"{thr.shape}")
         if not np.isfinite(thr).all() or (np.diff(thr, axis=1) <= 0).any():
             raise ValueError("thresholds must be finite and increasing along each feature")
@@ -224,6 +243,10 @@ class ThermometerEncoder(_Encoder):
         X = _check_torch(self._select(X), self._n_features)
         thr = self.thresholds
         bits = X.unsqueeze(2) > thr.detach().to(X.device).unsqueeze(0)
+        if self.code == "binary":
+            level = bits.sum(dim=2, dtype=torch.int64)
+            shifts = torch.arange(self.bits_per_feature - 1, -1, -1, device=X.device)
+            bits = ((level.unsqueeze(2) >> shifts) & 1).bool()
         out = bits.to(torch.get_default_dtype())
         if self.learnable and self.training and torch.is_grad_enabled():
             width = self.span / (2 * (self.bits_per_feature + 1))
@@ -238,14 +261,16 @@ class ThermometerEncoder(_Encoder):
              "thresholds": self.thresholds.detach().cpu().tolist()}
         if self.learnable:
             d["learnable"] = True
+        if self.code != "unary":
+            d["code"] = self.code
         return self._crop_dict(d)
 
     @classmethod
     def _from_dict(cls, d):
         enc = cls(d["bits_per_feature"], d.get("method", "uniform"),
-                  learnable=bool(d.get("learnable", False)))
+                  learnable=bool(d.get("learnable", False)), code=d.get("code", "unary"))
         enc._set(np.asarray(d["thresholds"], dtype=np.float64).reshape(d["n_features"],
-                                                                        d["bits_per_feature"]))
+                                                                        enc.n_thresholds))
         return enc
 
 
