@@ -489,7 +489,8 @@ def make_encoder(data: Dataset, spec: dict | None = None):
     (``data.encoder`` by default). Kinds: ``thermometer`` (n_bits, method, optional
     range; ``aligned``: the thresholds of :func:`aligned_thresholds`; ``learnable``;
     ``code``: ``"unary"`` or ``"binary"``, see
-    :class:`~dlgn.frontend.encoders.ThermometerEncoder`), ``onehot`` (categories per column; their names from ``data.categories``),
+    :class:`~dlgn.frontend.encoders.ThermometerEncoder`), ``onehot`` (categories per
+    column; their names from ``data.categories``),
     ``mixed`` (a thermometer for each numeric column + a one-hot for the categorical ones,
     each column encoded once; see :func:`_mixed_encoder`), ``identity``."""
     from . import encoders as E
