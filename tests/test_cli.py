@@ -95,7 +95,46 @@ def test_compile_runs_a_chosen_pass_pipeline(trained, tmp_path):
     assert not (tmp_path / "q" / "model.dlgn.npz").exists()
 
 
+def test_compile_lut_maps_with_dlgn_or_abc(trained, tmp_path):
+    """--lut K writes (and emits from) the netlist mapped onto K-LUTs; --abc FLOW maps it
+    with ABC, read back and proven equal by ABC cec.  Both compute the unmapped function."""
+    from dlgn.tools.abc import find_abc
+    d, net, data = trained
+    ref = Netlist.load(_compiled(d, tmp_path / "plain"))
+    X = np.random.default_rng(0).integers(0, 2, (300, ref.n_inputs)).astype(np.uint8)
+    runs = [("dlgn", ["--lut", "4"], 4)]
+    if find_abc() is not None:
+        runs.append(("abc:if", ["--abc", "if"], 6))
+    for mapper, extra, k in runs:
+        out = tmp_path / mapper.replace(":", "_")
+        assert main(["-q", "compile", str(d / "model.pt"), "-o", str(out), "--report",
+                     "--target", "verilog"] + extra) == 0
+        rep = json.loads((out / "report.json").read_text())["lut_map"]
+        nl = Netlist.load(out / "model.dlgn.npz")
+        assert rep["mapper"] == mapper and rep["k"] == k and rep["luts"] == nl.n_gates
+        assert rep["depth"] == nl.depth() and int(nl.arity.max(initial=0)) <= k
+        assert rep.get("proof") == ("abc cec" if mapper != "dlgn" else None)
+        assert np.array_equal(predict(nl, X), predict(ref, X))
+        assert (out / "model.v").exists()
+
+
+def test_compile_abc_without_abc_is_a_usage_error(trained, tmp_path, monkeypatch, capsys):
+    import dlgn.tools.abc as abc
+    monkeypatch.setattr(abc, "find_abc", lambda abc=None: None)
+    d, net, data = trained
+    assert main(["-q", "compile", str(d / "model.pt"), "-o", str(tmp_path / "o"),
+                 "--abc", "if"]) == 2
+    assert "berkeley-abc" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def _compiled(d, out):
+    assert main(["-q", "compile", str(d / "model.pt"), "-o", str(out)]) == 0
+    return out / "model.dlgn.npz"
+
+
 @pytest.mark.parametrize("extra, msg", [
+    (["--lut", "7"], "--lut"),
+    (["--abc", "nosuch"], "not an ABC flow"),
     (["--target", "fpga"], "unknown target"),
     (["--pipeline", "-1"], "--pipeline"),
     (["--head-stride", "0"], "--head-stride"),

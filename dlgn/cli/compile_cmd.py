@@ -34,6 +34,14 @@ def add_parser(sub):
     p.add_argument("--head-stride", type=int, default=1, metavar="S",
                    help="Verilog, pipelined: register the head's adder/argmax trees every S "
                         "levels (fewer flip-flops, longer paths)")
+    p.add_argument("--lut", type=int, default=None, metavar="K",
+                   help="map the (optimized) netlist onto K-input LUTs, K in 2..6, before "
+                        "emitting: every gate one LUT (dlgn's mapper: priority cuts, depth-"
+                        "optimal, then area recovery); the written netlist is the mapped one")
+    p.add_argument("--abc", default=None, metavar="FLOW",
+                   help="map with ABC (berkeley-abc) instead of dlgn's mapper, with one of "
+                        "its LUT flows: " + ", ".join(_abc_flows()) + "; K from --lut "
+                        "(default 6); ABC's result is read back and proven equal by ABC cec")
     p.add_argument("--design", action="store_true",
                    help="Verilog: also write the whole FPGA design (<name>_design.v: the "
                         "encoder on raw integer features, the logic, the head; one LUT-6 "
@@ -52,6 +60,11 @@ def add_parser(sub):
 
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+def _abc_flows() -> tuple:
+    from ..tools.abc_map import ABC_FLOWS
+    return tuple(ABC_FLOWS)
 
 
 def _check_args(args) -> list[str]:
@@ -74,6 +87,18 @@ def _check_args(args) -> list[str]:
         raise UsageError(f"--raw-width must be in 1..16, got {args.raw_width}")
     if args.pnr and not args.synth:
         raise UsageError("--pnr places and routes the synthesized design: add --synth")
+    if args.lut is not None and not 2 <= args.lut <= 6:
+        raise UsageError(f"--lut must be in 2..6, got {args.lut}")
+    if args.abc is not None:
+        from ..tools.abc import find_abc
+        if args.abc not in _abc_flows():
+            raise UsageError(f"--abc {args.abc!r} is not an ABC flow; choose one of "
+                             f"{', '.join(_abc_flows())}")
+        if find_abc() is None:
+            raise UsageError("--abc needs ABC: apt install berkeley-abc (or put yosys-abc "
+                             "on PATH)")
+        if args.lut is None:
+            args.lut = 6
     if args.passes is not None:
         from ..compiler.pipeline import resolve_passes
         resolve_passes(args.passes)
@@ -95,6 +120,37 @@ def _scale(text: str) -> float:
     return v
 
 
+def _lut_map(net, k: int, flow: str | None):
+    """``net`` mapped onto k-LUTs by dlgn's mapper, or by ABC's ``flow`` (read back and
+    proven equal with ABC ``cec``); returns (mapped net, report dict)."""
+    import time
+
+    from ..errors import DlgnError
+    gates = net.n_gates
+    if flow is None:
+        from ..compiler.passes.lut_map import lut_map
+        t0 = time.perf_counter()
+        mapped = lut_map(net, k).net
+        rep = {"mapper": "dlgn", "seconds": round(time.perf_counter() - t0, 3)}
+    else:
+        from ..compiler.equiv import check_equivalent
+        from ..tools.abc_map import abc_lut_map
+        res = abc_lut_map(net, k, flow)
+        mapped = res.net
+        t0 = time.perf_counter()
+        verdict = check_equivalent(net, mapped, method="abc")
+        if not verdict.equivalent:
+            raise DlgnError(f"ABC's {flow} mapping read back differs from the netlist "
+                            f"(ABC cec); nothing written from it")
+        rep = {"mapper": f"abc:{flow}", "script": res.script, "seconds": round(res.seconds, 3),
+               "proof": "abc cec", "proof_seconds": round(time.perf_counter() - t0, 3)}
+    rep.update(k=int(k), gates_before=int(gates), luts=int(mapped.n_gates),
+               depth=int(mapped.depth()))
+    log.info("LUT-%d mapping (%s): %d gates -> %d LUTs, depth %d", k, rep["mapper"], gates,
+             mapped.n_gates, rep["depth"])
+    return mapped, rep
+
+
 def run(args) -> int:
     from ..backends import write_files
     from ..compiler import optimize_with_report
@@ -111,12 +167,17 @@ def run(args) -> int:
     passes = []
     if not args.no_optimize:
         net, passes = optimize_with_report(net, passes=args.passes)
+    lut_report = None
+    if args.lut is not None:
+        net, lut_report = _lut_map(net, args.lut, args.abc)
     path = out / (args.name + NETLIST_SUFFIX)
     net.save(path)
     log.info("netlist: %d inputs, %d gates -> %d gates, depth %d, written to %s",
              net.n_inputs, before["gates"], net.n_gates, net.depth(), path)
     report = {"model": str(args.model), "netlist": path.name, "before": before,
               "after": stats(net), "passes": passes, "files": {}}
+    if lut_report is not None:
+        report["lut_map"] = lut_report
     shared = load_shared_form(args.model) if "c" in targets else None
     for t in targets:
         opts = {"pipeline": args.pipeline, "head_stride": args.head_stride} \
