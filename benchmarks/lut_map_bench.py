@@ -85,7 +85,7 @@ def yosys_lut(net: Netlist, timeout: float) -> dict:
     """Yosys ``synth; abc -lut 6`` on the net's logic (its outputs, no head)."""
     import tempfile
     from dlgn.backends.verilog_synth import synthesize
-    logic = Netlist(net.n_inputs, net.fanin, net.arity, net.table, net.outputs, net.invert)
+    logic = net.logic()
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         r = synthesize(logic, tmp, pipeline=0, targets=("lut6",), timeout=timeout)["lut6"]

@@ -568,3 +568,16 @@ def test_save_refuses_headers_load_would_refuse(tmp_path):
     with pytest.raises(NetlistError, match="cannot save"):
         n.save(tmp_path / "big.dlgn.npz")
     assert not (tmp_path / "big.dlgn.npz").exists()
+
+
+def test_logic_drops_the_head_and_meta_but_keeps_the_function():
+    from dlgn.compiler.simulate import simulate
+    net = random_netlist(3, n_inputs=12, n_gates=40, n_outputs=6)
+    net = Netlist(net.n_inputs, net.fanin, net.arity, net.table, net.outputs, net.invert,
+                  np.array([3, 3]), 2.5, {"encoder": {"type": "identity", "n_features": 12}})
+    logic = net.logic()
+    logic.check()
+    assert logic.n_classes == 0 and logic.meta == {} and logic.n_gates == net.n_gates
+    assert net.n_classes == 2 and "encoder" in net.meta           # the source is untouched
+    X = np.random.default_rng(0).integers(0, 2, (65, 12)).astype(np.uint8)
+    np.testing.assert_array_equal(simulate(logic, X), simulate(net, X))

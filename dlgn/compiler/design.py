@@ -272,8 +272,7 @@ def build_design(net: Netlist, raw_width: int = 8, raw_scale: float = 1 / 256, *
                           f"reads {net.n_inputs}")
     R = encoder_raw_features(check_encoder_dict(enc))
     E = encoder_netlist(enc, W, raw_scale)
-    logic = Netlist(net.n_inputs, net.fanin, net.arity, net.table, net.outputs, net.invert,
-                    None, net.tau, {})
+    logic = net.logic()
     H, idx_bits = _head_netlist(net, head)
     if mapping == "parts":
         E, logic, H = (_prepare(p, lut, optimize) for p in (E, logic, H))

@@ -397,6 +397,13 @@ class Netlist:
                        self.outputs.copy(), self.invert.copy(), self.group_sizes.copy(),
                        self.tau, json.loads(json.dumps(self.meta)))
 
+    def logic(self) -> "Netlist":
+        """The same gates and output bits without the GroupSum head (no ``group_sizes``)
+        and without ``meta``: the net's logic alone, as synthesis and LUT counts see it.
+        Shares the arrays (netlists are not changed in place)."""
+        return Netlist(self.n_inputs, self.fanin, self.arity, self.table, self.outputs,
+                       self.invert, None, self.tau, {})
+
     def content_hash(self) -> str:
         """SHA-256 over everything that defines the function (not ``meta``)."""
         h = hashlib.sha256()
