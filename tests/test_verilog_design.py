@@ -83,7 +83,19 @@ def test_synthesized_breakdown_equals_the_design(tmp_path, monkeypatch):
     assert x["luts"] == rep["netlist"]["total"] == rep["luts_in_text"]
     assert x["ffs"] >= rep["registers"] > 0
     table = breakdown_table(rep)
-    assert "encoder" in table and "includes" in table
+    assert "encoder" in table and "includes" in table and "no routing" in table
+    # Yosys sta over the xc7 cell delays: pipelining shortens the longest path
+    flat = synthesize_design(_net(), "flat", name="m", pipeline=0)["timing"]
+    t = rep["timing"]
+    assert 0 < t["critical_path_ps"] < flat["critical_path_ps"], (t, flat)
+    assert flat["fmax_cells_mhz"] == round(1e6 / flat["critical_path_ps"], 1)
+
+
+def test_read_sta_errors(tmp_path):
+    from dlgn.backends.verilog_design import read_sta
+    assert "error" in read_sta(tmp_path / "missing.txt")
+    (tmp_path / "s.txt").write_text("nothing timed\n")
+    assert "error" in read_sta(tmp_path / "s.txt")
 
 
 def test_cli_design(tmp_path):

@@ -15,7 +15,10 @@ dict (and :func:`breakdown_table` as text), what the count includes: LUTs of the
 the logic and the head (Yosys's own count of each part's instances, and the total LUT cells
 of the design), flip-flops (pipeline registers and the valid chain), the LUT depth, and
 the netlist's figures beside them.  Nothing else is in the design: no I/O buffers or clock
-logic (``-flatten`` without ``-iopad``).
+logic (``-flatten`` without ``-iopad``).  ``timing``: Yosys ``sta`` over the xc7 cell
+delays of Yosys's ``cells_sim.v`` (LUTs, carry chains; the longest combinational path, and
+between pipeline registers when pipelined) -- no routing delay, so ``fmax_cells_mhz`` is
+an upper bound on the clock; place and route gives the real one.
 """
 from __future__ import annotations
 
@@ -123,6 +126,8 @@ def synthesize_design(netlist, outdir, *, name: str = "model", timeout: float | 
     cmds = [f"read_verilog -sv {vpath}", f"synth_xilinx -family xc7 -flatten -top {module}",
             f"tee -q -o {stat} stat -json"]
     cmds += [f"select -count {part_lut_selection(p)}" for p in PARTS]
+    sta = work / "sta_design.txt"
+    cmds += ["read_verilog -lib -specify +/xilinx/cells_sim.v", f"tee -q -o {sta} sta"]
     t1 = time.perf_counter()
     try:
         out = run_yosys(cmds, cwd=work, timeout=timeout)
@@ -145,7 +150,25 @@ def synthesize_design(netlist, outdir, *, name: str = "model", timeout: float | 
                      "seconds": round(time.perf_counter() - t1, 2),
                      **({f"{p}_luts": n for p, n in zip(PARTS, counts)}
                         if len(counts) == len(PARTS) else {})}
+    report["timing"] = read_sta(sta)
     return report
+
+
+def read_sta(path) -> dict:
+    """The critical path of a Yosys ``sta`` report (picoseconds of cell delay) and the
+    clock it would allow, or ``{"error": ...}``."""
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        return {"error": f"no sta report: {e}"}
+    m = re.search(r"Latest arrival time in '[^']*' is (\d+)", text)
+    if not m:
+        return {"error": "sta found no timed path"}
+    ps = int(m.group(1))
+    return {"critical_path_ps": ps,
+            "fmax_cells_mhz": round(1e6 / ps, 1) if ps else None,
+            "includes": "xc7 cell delays of Yosys cells_sim.v (LUTs, carry chains), no "
+                        "routing: an upper bound on fmax"}
 
 
 def breakdown_table(report: dict) -> str:
@@ -158,6 +181,10 @@ def breakdown_table(report: dict) -> str:
     rows.append(("total", str(n["total"]), str(x.get("luts", x.get("error", "-")))[:60]))
     rows.append(("flip-flops", str(report["registers"]), str(x.get("ffs", "-"))))
     rows.append(("LUT depth", str(n["depth"]), ""))
+    t = report.get("timing", {})
+    if "critical_path_ps" in t:
+        rows.append(("cell delay", "", f"{t['critical_path_ps']} ps (fmax <= "
+                                        f"{t['fmax_cells_mhz']} MHz, no routing)"))
     w = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = ["  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in rows]
     lines.append(f"includes: {report['includes']}")
