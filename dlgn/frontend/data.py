@@ -423,11 +423,6 @@ PRESETS: dict[str, dict] = {
                          connections="learned", candidates=[0, 8, 8], estimator="hard",
                          crop=20, bits=2, aligned=True, code="binary", epochs=18,
                          batch_size=128, lr=0.02, tau=5.0, schedule="cosine", val_split=0.1),
-    # the same with 7 thresholds, q >= 32 ... 224: bits 7, 6 and 5 of the pixel
-    "mnist-lut-b3": dict(dataset="mnist", layers="1750,1150,500", arity=6,
-                         connections="learned", candidates=[0, 8, 8], estimator="hard",
-                         crop=20, bits=3, aligned=True, code="binary", epochs=16,
-                         batch_size=128, lr=0.02, tau=5.0, schedule="cosine", val_split=0.1),
     "fashion-64k": dict(dataset="fashion-mnist", layers="32000,16000,16000",
                         connections="learned", candidates=8, estimator="hard", epochs=6,
                         batch_size=128, lr=0.02, tau=20.0, schedule="cosine", val_split=0.1),
