@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = {"examples/mnist_8k/mnist-8k.dlgn.npz": ("mnist", 8000, 0.975),
            "examples/mnist_lut/mnist-lut-l.dlgn.npz": ("mnist", 3000, 0.96),
            "examples/mnist_lut/mnist-lut-hw.dlgn.npz": ("mnist", 3500, 0.96),
+           "examples/mnist_lut/mnist-lut-b2.dlgn.npz": ("mnist", 3400, 0.965),
            "examples/fashion_64k/fashion-64k.dlgn.npz": ("fashion-mnist", 64000, 0.85)}
 
 
@@ -87,7 +88,9 @@ def test_every_shipped_net_is_checked():
 #: shipped LUT-native nets (issue 15) -> (data set, most design LUTs, simulated images)
 LUT_SHIPPED = {"examples/mnist_lut/mnist-lut-l.dlgn.npz": ("mnist", 5000, 1000),
                # aligned 1-bit thermometer: bit 7 of each pixel, an encoder of no LUTs
-               "examples/mnist_lut/mnist-lut-hw.dlgn.npz": ("mnist", 4000, 500)}
+               "examples/mnist_lut/mnist-lut-hw.dlgn.npz": ("mnist", 4000, 500),
+               # 2-bit binary-coded aligned thermometer: bits 7 and 6, again no encoder LUTs
+               "examples/mnist_lut/mnist-lut-b2.dlgn.npz": ("mnist", 3800, 500)}
 
 
 @pytest.mark.parametrize("path", [p for p in LUT_SHIPPED if (ROOT / p).is_file()])
