@@ -38,7 +38,8 @@ TRAINED = {"mnist_6x8000": "examples/mnist/mnist_6x8000.dlgn.npz",
            "mnist-8k": "examples/mnist_8k/mnist-8k.dlgn.npz",
            "fashion-64k": "examples/fashion_64k/fashion-64k.dlgn.npz",
            "mnist-lut-l": "examples/mnist_lut/mnist-lut-l.dlgn.npz",
-           "mnist-lut-hw": "examples/mnist_lut/mnist-lut-hw.dlgn.npz"}
+           "mnist-lut-hw": "examples/mnist_lut/mnist-lut-hw.dlgn.npz",
+           "mnist-lut-b2": "examples/mnist_lut/mnist-lut-b2.dlgn.npz"}
 FAST_FLOWS = ("if", "gia_if")
 
 
