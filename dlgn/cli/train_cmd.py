@@ -304,9 +304,10 @@ def build_net(args, data):
         if code == "binary" and args.learn_thresholds:
             raise UsageError("--binary-code thresholds cannot be learned; drop "
                              "--learn-thresholds")
-        if code == "binary" and int(spec.get("n_bits", 1)) > 8:
-            raise UsageError(f"--binary-code takes at most 8 bits a feature, got "
-                             f"{spec.get('n_bits')}")
+        from ..compiler.encoding import MAX_BINARY_BITS
+        if code == "binary" and int(spec.get("n_bits", 1)) > MAX_BINARY_BITS:
+            raise UsageError(f"--binary-code takes at most {MAX_BINARY_BITS} bits a feature, "
+                             f"got {spec.get('n_bits')}")
         spec.update(crop=args.crop, learnable=bool(args.learn_thresholds), aligned=aligned,
                     code=code)
     encoder = make_encoder(data, spec)

@@ -6,7 +6,7 @@ runtime and the CLI use it on raw features.  Encoder dicts (JSON):
 
 * ``{"type": "thermometer", "n_features": F, "bits_per_feature": n, "method": m,
   "thresholds": [[F x n floats]]}`` -- bit ``f*n + j`` is ``x_f > thresholds[f][j]``;
-  with ``"code": "binary"`` the thresholds are ``F x (2**n - 1)`` (increasing) and the n bits
+  with ``"code": "binary"`` the thresholds are ``F x (2**n - 1)`` and the n bits
   of feature f are the binary digits, most significant first, of its level: the number of
   thresholds ``x_f`` exceeds (the same information as a ``2**n - 1``-bit thermometer in n
   bits; over 8-bit pixels with thresholds at q >= 64, 128, 192 they are the pixel's bits 7
