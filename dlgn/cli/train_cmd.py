@@ -31,7 +31,7 @@ PRESET_DEFAULTS = {"layers": None, "epochs": None, "batch_size": None, "lr": Non
                    "candidates": 8, "selection": "hard", "estimator": "soft", "bits": None,
                    "crop": None, "learn_thresholds": False, "aligned": False,
                    "code": "unary",
-                   "val_split": 0.0,
+                   "val_split": 0.0, "shift": 0,
                    "conv": None, "image": None, "init_z": None}
 PRESET_OPTIONS = tuple(PRESET_DEFAULTS)
 
@@ -188,6 +188,10 @@ def add_parser(sub):
                    help="how a gate forwards in training: relaxed, thresholded "
                         "(straight-through) or Gumbel-perturbed and thresholded "
                         "(default: preset, else soft)")
+    p.add_argument("--shift", type=nonneg_int, default=None, metavar="N",
+                   help="augment image data: every epoch, shift each training image by a "
+                        "random offset of up to N pixels in each direction (validation and "
+                        "test images stay as they are) (default: preset, else 0: none)")
     p.add_argument("--val-split", type=_fraction, default=None,
                    help="fraction of the training rows held out for model selection: the "
                         "epoch of best validation accuracy is kept and the test set is "
@@ -250,6 +254,8 @@ def _describe(recipe: dict) -> str:
                  f"lr {recipe['lr']:g}, tau {recipe['tau']:g}")
     if recipe.get("schedule", "constant") != "constant":
         parts.append(recipe["schedule"])
+    if recipe.get("shift"):
+        parts.append(f"shifts of up to {recipe['shift']} px")
     if recipe.get("val_split"):
         parts.append(f"validation {recipe['val_split']:g}")
     return (f"{recipe['dataset']}: " if recipe.get("dataset") else "") + ", ".join(parts)
@@ -337,6 +343,18 @@ def build_net(args, data):
     return net
 
 
+def _augmentation(args, data):
+    """The training-data augmentation ``--shift`` asks for (None: none); a usage error
+    before any training when the data are not images or the shift does not fit them."""
+    if not getattr(args, "shift", 0):
+        return None
+    from ..frontend.augment import AugmentError, ImageShift, image_shape
+    try:
+        return ImageShift(image_shape(data.n_features), int(args.shift))
+    except AugmentError as e:
+        raise UsageError(f"--shift {args.shift}: {e}") from None
+
+
 def _image_shape(n_features: int) -> list[int]:
     """(C, H, W) of a square image data set's rows (1 or 3 channels)."""
     for c in (1, 3):
@@ -376,6 +394,7 @@ def _train_rank(rank: int, args) -> dict:
     from ..frontend.train import train
     resolve_preset(args)          # idempotent: also for callers that skip run()
     data = _load(args)
+    augment = _augmentation(args, data)
     net = build_net(args, data)
     if rank == 0:
         widths = parse_layers(args.layers)
@@ -386,7 +405,7 @@ def _train_rank(rank: int, args) -> dict:
                  device=args.device, seed=args.seed, checkpoint=args.checkpoint,
                  resume=args.resume, eval_every=args.eval_every, schedule=args.schedule,
                  progress=not args.no_progress and rank == 0, log=args.log,
-                 val_split=args.val_split)
+                 val_split=args.val_split, augment=augment)
     if rank == 0:
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -448,6 +448,15 @@ def _batch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=g)
 
 
+def _augmented(net, augment, x: np.ndarray, seed: int, epoch: int, dev) -> torch.Tensor:
+    """The epoch's augmented training rows, encoded: a pure function of (seed, epoch)."""
+    rng = np.random.default_rng([int(seed) % (2 ** 63), int(epoch), 0xA06])
+    xa = np.asarray(augment(x, rng))
+    if xa.shape != x.shape:
+        raise TrainingError(f"augment returned rows of shape {xa.shape}, not {x.shape}")
+    return _encode(net, xa.astype(x.dtype, copy=False), dev)
+
+
 def _emit(log_to, record: dict):
     if log_to is None:
         return
@@ -465,7 +474,8 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
           checkpoint_every: int = 0, max_steps: int | None = None,
           eval_batch_size: int = 1024, weight_decay: float = 0.0,
           eval_train: int = 0, schedule: str = "constant",
-          discrete: str = "auto", val_split: float = 0.0, select_best: bool = True) -> dict:
+          discrete: str = "auto", val_split: float = 0.0, select_best: bool = True,
+          augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None) -> dict:
     """Train ``net`` on ``data`` with Adam; returns the history dict.
 
     ``data``: a :class:`~dlgn.frontend.data.Dataset` (raw features, encoded by the net) or
@@ -485,6 +495,10 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
     evaluation is on it, the test set is evaluated once, at the end, and with
     ``select_best`` the net ends with the parameters of the epoch of best discrete
     validation accuracy (the first such epoch; kept in the checkpoint, so it resumes).
+    ``augment``: a callable ``(x_raw, rng) -> x_raw'`` (e.g.
+    :class:`~dlgn.frontend.augment.ImageShift`) applied to the raw training rows at the start
+    of every epoch, before the encoder; ``rng`` is seeded from ``seed`` and the epoch, so a
+    resumed run sees the same data. Validation and test rows are never augmented.
     ``weight_decay`` never applies to IWP truth-table weights (decay pulls omega towards the
     undecided 1/2) nor to connection logits (towards the uniform mixture).
     History: lists ``epoch``, ``step``, ``loss``, ``train_acc`` (running, soft),
@@ -497,6 +511,8 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
         raise TrainingError("eval_every, eval_train and checkpoint_every must be >= 0")
     if schedule not in ("constant", "cosine"):
         raise TrainingError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
+    if augment is not None and not callable(augment):
+        raise TrainingError(f"augment must be a callable (x, rng) -> x, got {augment!r}")
     rank, world = _dist()
     dev = _resolve_device(device)
     if dev.type == "cuda" and dev.index is None and world > 1:
@@ -582,6 +598,8 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
     with interrupted:
         for epoch in range(start_epoch, int(epochs)):
             t0 = time.perf_counter()
+            if augment is not None:
+                Xtr = _augmented(net, augment, xtr, seed, epoch, dev)
             order = _batch_order(n, seed, epoch).to(dev)
             net.train()
             loss_sum, correct, seen = 0.0, 0, 0
