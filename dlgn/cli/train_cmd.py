@@ -409,7 +409,9 @@ def _train_rank(rank: int, args) -> dict:
     if rank == 0:
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)
-        save_model(net.cpu(), out, dataset=data.name, history=json.dumps(hist))
+        recipe = dict(resolve_preset(args), seed=int(args.seed))
+        save_model(net.cpu(), out, dataset=data.name, history=json.dumps(hist),
+                   recipe=json.dumps(recipe, sort_keys=True))
         log.info("saved %s: test accuracy soft %s, discrete %s", out,
                  _last(hist, "soft_acc"), _last(hist, "discrete_acc"))
     return hist
