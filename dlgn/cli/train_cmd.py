@@ -357,12 +357,11 @@ def _augmentation(args, data):
 
 def _image_shape(n_features: int) -> list[int]:
     """(C, H, W) of a square image data set's rows (1 or 3 channels)."""
-    for c in (1, 3):
-        side = int(round((n_features / c) ** 0.5))
-        if c * side * side == n_features:
-            return [c, side, side]
-    raise UsageError(f"a convolutional recipe needs image rows; {n_features} features are "
-                     f"not a square image of 1 or 3 channels")
+    from ..frontend.augment import AugmentError, image_shape
+    try:
+        return list(image_shape(n_features))
+    except AugmentError as e:
+        raise UsageError(f"a convolutional recipe needs image rows: {e}") from None
 
 
 def _load(args):

@@ -17,6 +17,7 @@ _LAZY = {
     "DATASETS": "data",
     "train": "train",
     "evaluate": "train",
+    "ImageShift": "augment",
 }
 
 __all__ = sorted(_LAZY)
