@@ -35,11 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 def _train(args) -> tuple:
     import torch
 
-    from dlgn.cli.train_cmd import PRESET_DEFAULTS, build_net
+    from dlgn.cli.train_cmd import PRESET_DEFAULTS, augmentation, build_net
     from dlgn.frontend.data import PRESETS, load_dataset
     from dlgn.frontend.train import train
     recipe = dict(PRESETS[args.preset])
-    for key in ("epochs", "batch_size", "lr", "tau", "estimator", "bits"):
+    for key in ("epochs", "batch_size", "lr", "tau", "estimator", "bits", "shift"):
         if getattr(args, key) is not None:
             recipe[key] = getattr(args, key)
     ns = argparse.Namespace(**{**PRESET_DEFAULTS, "parametrization": "iwp", "init": "residual",
@@ -51,7 +51,8 @@ def _train(args) -> tuple:
     t0, c0 = time.time(), time.process_time()
     hist = train(net, data, epochs=ns.epochs, batch_size=ns.batch_size, lr=ns.lr, seed=args.seed,
                  schedule=ns.schedule, val_split=ns.val_split, progress=False, log=args.log,
-                 eval_every=1, checkpoint=args.checkpoint, resume=bool(args.checkpoint))
+                 eval_every=1, checkpoint=args.checkpoint, resume=bool(args.checkpoint),
+                 augment=augmentation(ns, data))
     wall, cpu = time.time() - t0, time.process_time() - c0
     return net, data, hist, recipe, wall, cpu
 
@@ -108,6 +109,7 @@ def main(argv=None) -> int:
     ap.add_argument("--tau", type=float)
     ap.add_argument("--bits", type=int)
     ap.add_argument("--estimator", choices=("soft", "hard"))
+    ap.add_argument("--shift", type=int, help="shift training images by up to N px (augmentation)")
     ap.add_argument("--limit", type=int, help="first N training/test rows (smoke runs)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=5)

@@ -22,7 +22,7 @@ from . import check_output_file
 
 log = logging.getLogger("dlgn.train")
 
-__all__ = ["add_parser", "run", "parse_layers", "build_net", "resolve_preset"]
+__all__ = ["add_parser", "run", "parse_layers", "build_net", "resolve_preset", "augmentation"]
 
 #: The options a preset fills in when they are not given (argparse default None), and the
 #: value each takes when the preset does not say.
@@ -343,7 +343,7 @@ def build_net(args, data):
     return net
 
 
-def _augmentation(args, data):
+def augmentation(args, data):
     """The training-data augmentation ``--shift`` asks for (None: none); a usage error
     before any training when the data are not images or the shift does not fit them."""
     if not getattr(args, "shift", 0):
@@ -393,7 +393,7 @@ def _train_rank(rank: int, args) -> dict:
     from ..frontend.train import train
     resolve_preset(args)          # idempotent: also for callers that skip run()
     data = _load(args)
-    augment = _augmentation(args, data)
+    augment = augmentation(args, data)
     net = build_net(args, data)
     if rank == 0:
         widths = parse_layers(args.layers)
