@@ -51,9 +51,6 @@ class ImageShift:
     def __repr__(self):
         return f"ImageShift(shape={self.shape}, max_shift={self.max_shift})"
 
-    def describe(self) -> dict:
-        return {"kind": "shift", "max_shift": self.max_shift, "shape": list(self.shape)}
-
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         c, h, w = self.shape
         x = np.asarray(x)

@@ -530,7 +530,9 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
     net.to(dev)
     encoded = _can_encode(net)
     _discrete_mode(net, encoded, discrete)
-    Xtr, Ytr = _encode(net, xtr, dev), torch.from_numpy(ytr).to(dev)
+    # with an augmentation, every epoch encodes its own shifted copy (below) instead
+    Xtr = _encode(net, xtr, dev) if augment is None else None
+    Ytr = torch.from_numpy(ytr).to(dev)
     if has_test:
         Xte, Yte = _encode(net, xte, dev), torch.from_numpy(yte).to(dev)
     if has_val:
@@ -569,7 +571,7 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
         from torch.nn.parallel import DistributedDataParallel as DDP
         model = DDP(model, device_ids=[dev.index] if dev.type == "cuda" else None)
 
-    n = len(Xtr)
+    n = len(xtr)
     steps_per_epoch = math.ceil(n / batch_size)
     main = rank == 0
 
