@@ -120,6 +120,10 @@ def test_augmented_training_resumes_bit_identically(digits, tmp_path):
     assert _same(b, ref)
     for k in ("loss", "train_acc", "val_discrete_acc", "discrete_acc", "step"):
         assert h_b[k] == h_ref[k], k
+    # resuming with another shift, or none, is refused instead of mixing two recipes
+    for other in (ImageShift(image_shape(digits.n_features), 2), None):
+        with pytest.raises(TrainingError, match="augment"):
+            train(_net(digits), digits, checkpoint=ck, resume=True, **dict(kw, augment=other))
 
 
 def test_augment_must_keep_the_rows(digits):

@@ -9,7 +9,8 @@ import torch
 
 from dlgn.frontend.data import load_dataset, make_encoder
 from dlgn.frontend.net import LogicNet
-from dlgn.frontend.train import CHECKPOINT_FORMAT, evaluate, load_checkpoint, train
+from dlgn.frontend.train import (CHECKPOINT_FORMAT, CheckpointMismatchError, evaluate,
+                                 load_checkpoint, train)
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +92,18 @@ def test_checkpoint_file(monk1, tmp_path):
     with pytest.raises(ValueError, match="different net config"):
         train(_net(monk1, layers=(32, 32)), monk1, epochs=2, progress=False, checkpoint=ck,
               resume=True)
+    # so is one of the same net trained with other settings, and the checkpoint is kept
+    before = ck.read_bytes()
+    for change in (dict(batch_size=32), dict(lr=0.01), dict(seed=1), dict(schedule="cosine"),
+                   dict(val_split=0.1)):
+        kw = {**dict(epochs=2, batch_size=64, lr=0.05, progress=False, checkpoint=ck,
+                     resume=True), **change}
+        with pytest.raises(CheckpointMismatchError, match=next(iter(change))):
+            train(_net(monk1), monk1, **kw)
+    assert ck.read_bytes() == before
+    # more epochs is fine: the run goes on
+    assert train(_net(monk1), monk1, epochs=2, batch_size=64, lr=0.05, progress=False,
+                 checkpoint=ck, resume=True)["steps"] == 4
     torch.save({"format": "something-else"}, tmp_path / "x.pt")
     with pytest.raises(ValueError, match="not a dlgn training checkpoint"):
         load_checkpoint(tmp_path / "x.pt")

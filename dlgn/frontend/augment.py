@@ -49,7 +49,8 @@ class ImageShift:
         self.shape, self.max_shift, self.fill = (c, h, w), int(max_shift), float(fill)
 
     def __repr__(self):
-        return f"ImageShift(shape={self.shape}, max_shift={self.max_shift})"
+        fill = "" if self.fill == 0.0 else f", fill={self.fill!r}"
+        return f"ImageShift(shape={self.shape}, max_shift={self.max_shift}{fill})"
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         c, h, w = self.shape

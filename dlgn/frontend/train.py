@@ -448,6 +448,20 @@ def _batch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=g)
 
 
+def _check_run_args(ck_path, saved, now: dict) -> None:
+    """Refuse to resume a checkpoint written with other training settings: the run would
+    silently become neither the old one nor the new one (a different batch order, learning
+    rate curve, validation split or augmentation from the resumed step on).  Settings an
+    older checkpoint did not record are not checked; ``epochs`` may change (to extend a run)."""
+    if not isinstance(saved, dict):
+        return
+    for key, value in now.items():
+        if key in saved and saved[key] != value:
+            raise CheckpointMismatchError(
+                f"{ck_path}: checkpoint of a run with {key} {saved[key]!r}, this one has "
+                f"{value!r}; resume with the same training settings, or start afresh")
+
+
 def _augmented(net, augment, x: np.ndarray, seed: int, epoch: int, dev) -> torch.Tensor:
     """The epoch's augmented training rows, encoded: a pure function of (seed, epoch)."""
     rng = np.random.default_rng([int(seed) % (2 ** 63), int(epoch), 0xA06])
@@ -546,10 +560,14 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
     start_epoch, start_in_epoch, step, elapsed = 0, 0, 0, 0.0
     partial, loss_sum, correct, seen = None, 0.0, 0, 0
     ck_path = Path(checkpoint) if checkpoint else None
+    run_args = {"batch_size": int(batch_size), "lr": float(lr), "seed": int(seed),
+                "world_size": world, "schedule": schedule, "val_split": float(val_split),
+                "augment": None if augment is None else repr(augment)}
     if resume and ck_path is not None and ck_path.exists():
         ck = load_checkpoint(ck_path)
         if ck.get("config") != _config_json(net):
             raise CheckpointMismatchError(f"{ck_path}: checkpoint of a different net config")
+        _check_run_args(ck_path, ck.get("args"), run_args)
         net.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         _set_rng_state(ck["rng"])
@@ -591,9 +609,7 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
                       "step_in_epoch": in_epoch_, "step": step, "seconds": secs,
                       "partial": part, "best": {k: v for k, v in best.items() if v is not None},
                       "config": _config_json(net), "history": json.dumps(hist),
-                      "args": {"batch_size": int(batch_size), "lr": float(lr),
-                               "seed": int(seed), "world_size": world,
-                               "schedule": schedule}}, ck_path)
+                      "args": run_args}, ck_path)
 
     stopped = False
     interrupted = _SigintFlag(enabled=world == 1)
