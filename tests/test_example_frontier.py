@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = {"examples/mnist_8k/mnist-8k.dlgn.npz": ("mnist", 8000, 0.975),
            "examples/mnist/mnist-48k-shift.dlgn.npz": ("mnist", 48000, 0.977),
            "examples/mnist_8k/mnist-8k-shift.dlgn.npz": ("mnist", 8000, 0.98),
+           "examples/mnist_8k/mnist-16k-shift.dlgn.npz": ("mnist", 16000, 0.983),
            "examples/mnist_lut/mnist-lut-l.dlgn.npz": ("mnist", 3000, 0.96),
            "examples/mnist_lut/mnist-lut-hw.dlgn.npz": ("mnist", 3500, 0.96),
            "examples/mnist_lut/mnist-lut-b2.dlgn.npz": ("mnist", 3400, 0.965),

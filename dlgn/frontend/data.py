@@ -435,6 +435,12 @@ PRESETS: dict[str, dict] = {
                             crop=20, bits=2, aligned=True, code="binary", shift=1, epochs=18,
                             batch_size=128, lr=0.02, tau=5.0, schedule="cosine",
                             val_split=0.1),
+    # mnist-8k-shift twice as wide (16,000 four-input gates), 8 epochs: 98.31 % (issue 13's
+    # 32K budget; its 98.6 % is not reached)
+    "mnist-16k-shift": dict(dataset="mnist", layers="8000,4000,4000", arity=4,
+                            connections="learned", candidates=[0, 8, 8], estimator="hard",
+                            crop=20, bits=2, shift=1, epochs=8, batch_size=128, lr=0.02,
+                            tau=10.0, schedule="cosine", val_split=0.1),
     # the dense random-wiring recipe of examples/mnist (6 x 8000 two-input gates, lr 0.05,
     # batch 256) with shifted images and hard gates (no discretization gap): 97.16 -> 97.79 %
     "mnist-48k-shift": dict(dataset="mnist", layers="6x8000", estimator="hard", crop=20,
