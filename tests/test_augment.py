@@ -126,6 +126,23 @@ def test_augmented_training_resumes_bit_identically(digits, tmp_path):
             train(_net(digits), digits, checkpoint=ck, resume=True, **dict(kw, augment=other))
 
 
+def test_resume_with_a_function_augmentation(digits, tmp_path):
+    """A plain function as ``augment`` resumes although its repr has an address: each call
+    of ``make`` gives a new function object, as a new process would."""
+    def make():
+        def flip_none(x, rng):
+            return x
+        return flip_none
+    first, second = make(), make()
+    assert repr(first) != repr(second)
+    kw = dict(epochs=2, batch_size=256, lr=0.05, progress=False, seed=3)
+    ck = tmp_path / "ck.pt"
+    assert train(_net(digits), digits, checkpoint=ck, max_steps=2, augment=first,
+                 **kw)["stopped"]
+    assert not train(_net(digits), digits, checkpoint=ck, resume=True, augment=second,
+                     **kw)["stopped"]
+
+
 def test_augment_must_keep_the_rows(digits):
     with pytest.raises(TrainingError, match="callable"):
         train(_net(digits), digits, epochs=1, progress=False, augment="shift")

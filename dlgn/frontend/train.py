@@ -24,6 +24,7 @@ import logging
 import math
 import os
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -462,6 +463,13 @@ def _check_run_args(ck_path, saved, now: dict) -> None:
                 f"{value!r}; resume with the same training settings, or start afresh")
 
 
+def _augment_key(augment) -> str | None:
+    """What a checkpoint records of the augmentation: its repr (``ImageShift(shape=...,
+    max_shift=1)``) without the memory addresses a plain function's or a lambda's repr has,
+    which differ in every process and would refuse every resume of such a run."""
+    return None if augment is None else re.sub(r" at 0x[0-9a-fA-F]+", "", repr(augment))
+
+
 def _augmented(net, augment, x: np.ndarray, seed: int, epoch: int, dev) -> torch.Tensor:
     """The epoch's augmented training rows, encoded: a pure function of (seed, epoch)."""
     rng = np.random.default_rng([int(seed) % (2 ** 63), int(epoch), 0xA06])
@@ -562,7 +570,7 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
     ck_path = Path(checkpoint) if checkpoint else None
     run_args = {"batch_size": int(batch_size), "lr": float(lr), "seed": int(seed),
                 "world_size": world, "schedule": schedule, "val_split": float(val_split),
-                "augment": None if augment is None else repr(augment)}
+                "augment": _augment_key(augment)}
     if resume and ck_path is not None and ck_path.exists():
         ck = load_checkpoint(ck_path)
         if ck.get("config") != _config_json(net):
