@@ -32,7 +32,7 @@ PRESET_DEFAULTS = {"layers": None, "epochs": None, "batch_size": None, "lr": Non
                    "crop": None, "learn_thresholds": False, "aligned": False,
                    "code": "unary",
                    "val_split": 0.0, "shift": 0,
-                   "conv": None, "image": None, "init_z": None}
+                   "conv": None, "image": None, "init_z": None, "head_weights": 0}
 PRESET_OPTIONS = tuple(PRESET_DEFAULTS)
 
 
@@ -96,6 +96,17 @@ def _dataset_name(text):
         raise argparse.ArgumentTypeError(f"unknown data set {text!r}; known: "
                                          f"{', '.join(DATASETS)}")
     return key
+
+
+def _head_weight(text):
+    from ..frontend.head import MAX_HEAD_WEIGHT
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= v <= MAX_HEAD_WEIGHT:
+        raise argparse.ArgumentTypeError(f"must be 0..{MAX_HEAD_WEIGHT}, got {v}")
+    return v
 
 
 def _fraction(text):
@@ -188,6 +199,10 @@ def add_parser(sub):
                    help="how a gate forwards in training: relaxed, thresholded "
                         "(straight-through) or Gumbel-perturbed and thresholded "
                         "(default: preset, else soft)")
+    p.add_argument("--head-weights", type=_head_weight, default=None, metavar="W",
+                   help="learn an integer weight in 0..W for every output bit of the last "
+                        "layer (a class's score is the weighted count; weight 0 drops the "
+                        "output); 1..15 (default: preset, else 0: the plain GroupSum)")
     p.add_argument("--shift", type=nonneg_int, default=None, metavar="N",
                    help="augment image data: every epoch, shift each training image by a "
                         "random offset of up to N pixels in each direction (validation and "
@@ -254,6 +269,8 @@ def _describe(recipe: dict) -> str:
                  f"lr {recipe['lr']:g}, tau {recipe['tau']:g}")
     if recipe.get("schedule", "constant") != "constant":
         parts.append(recipe["schedule"])
+    if recipe.get("head_weights"):
+        parts.append(f"head weights 0..{recipe['head_weights']}")
     if recipe.get("shift"):
         parts.append(f"shifts of up to {recipe['shift']} px")
     if recipe.get("val_split"):
@@ -330,14 +347,16 @@ def build_net(args, data):
                            connections=args.connections, phi=args.phi, encoder=encoder,
                            seed=args.seed, candidates=args.candidates,
                            selection=args.selection, estimator=args.estimator,
-                           init_z=getattr(args, "init_z", None))
+                           init_z=getattr(args, "init_z", None),
+                           head_weights=getattr(args, "head_weights", 0) or 0)
         return net.double() if getattr(args, "dtype", "float32") == "float64" else net
     net = LogicNet(data.n_features, layers=parse_layers(args.layers),
                    n_classes=data.n_classes, arity=args.arity,
                    parametrization=args.parametrization, init=args.init, tau=args.tau,
                    connections=args.connections, phi=args.phi, encoder=encoder,
                    seed=args.seed, candidates=args.candidates, selection=args.selection,
-                   estimator=args.estimator)
+                   estimator=args.estimator,
+                   head_weights=getattr(args, "head_weights", 0) or 0)
     if getattr(args, "dtype", "float32") == "float64":
         net = net.double()
     return net

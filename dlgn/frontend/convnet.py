@@ -58,7 +58,8 @@ class ConvLogicNet(LogicNet):
                  init: str = "residual", tau: float = 10.0, connections: str = "random",
                  phi: str = "sigmoid", encoder=None, backend: str = "auto",
                  seed: int | None = None, candidates: int = 8, selection: str = "hard",
-                 estimator: str = "soft", init_z: float | None = None):
+                 estimator: str = "soft", init_z: float | None = None,
+                 head_weights: int = 0):
         nn.Module.__init__(self)
         if isinstance(layers, (int, np.integer)):
             layers = [int(layers)]
@@ -101,7 +102,7 @@ class ConvLogicNet(LogicNet):
                             connections, phi, backend, generator=gen,
                             candidates=per_layer[i], selection=selection, estimator=estimator)
                  for i in range(len(layers))]
-        self.head.group_sizes(widths[-1])
+        self._set_head(n_classes, tau, widths[-1], head_weights)
         self.layers = nn.ModuleList(mods)
         self.config = {"in_features": int(in_features), "image": [C, H, W], "conv": blocks,
                        "layers": layers, "tree_arity": int(tree_arity)}
@@ -109,6 +110,8 @@ class ConvLogicNet(LogicNet):
                             backend, seed, candidates, per_layer, selection, estimator)
         if init_z is not None:
             self.config["init_z"] = float(init_z)
+        if head_weights:
+            self.config["head_weights"] = int(head_weights)
 
     @property
     def image_modules(self) -> list:
@@ -126,7 +129,7 @@ class ConvLogicNet(LogicNet):
         lits = b.input_lits()
         for m in dense:
             lits = m.lower(b, lits)
-        lits = self.head.lower(b, lits)
+        lits, sizes = self.head.lower_groups(b, lits)
         encoder = self.encoder.to_dict() if self.encoder is not None else None
-        tail = b.finish(lits, group_sizes=self.head.group_sizes(len(lits)), tau=self.head.tau)
+        tail = b.finish(lits, group_sizes=sizes, tau=self.head.tau)
         return SharedNet(stages, tail, {"encoder": encoder, "config": self.config})

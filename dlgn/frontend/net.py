@@ -20,7 +20,7 @@ __all__ = ["LogicNet"]
 
 _CONFIG_KEYS = ("in_features", "layers", "n_classes", "arity", "parametrization", "init", "tau",
                 "connections", "phi", "encoder", "backend", "seed", "candidates", "selection",
-                "estimator")
+                "estimator", "head_weights")
 
 
 class LogicNet(nn.Module):
@@ -30,7 +30,9 @@ class LogicNet(nn.Module):
     encoder's raw feature count and the netlist reads the encoded bits.  ``seed`` fixes the
     connections and the initialization (None: a random seed, recorded in ``config``).
     ``connections="learned"``: ``candidates`` (an int, or one per layer) and ``selection``
-    go to every :class:`LogicLayer`, as does ``estimator``."""
+    go to every :class:`LogicLayer`, as does ``estimator``.  ``head_weights=W`` (1..15)
+    learns an integer weight in 0..W for every output bit (see :class:`GroupSum`); 0 is
+    the plain GroupSum."""
 
     _CONFIG_KEYS = _CONFIG_KEYS
 
@@ -38,7 +40,7 @@ class LogicNet(nn.Module):
                  parametrization: str = "iwp", init: str = "residual", tau: float = 10.0,
                  connections: str = "random", phi: str = "sigmoid", encoder=None,
                  backend: str = "auto", seed: int | None = None, candidates: int = 8,
-                 selection: str = "hard", estimator: str = "soft"):
+                 selection: str = "hard", estimator: str = "soft", head_weights: int = 0):
         super().__init__()
         if isinstance(layers, (int, np.integer)):
             layers = [int(layers)]
@@ -46,7 +48,7 @@ class LogicNet(nn.Module):
         if not layers:
             raise ValueError("a LogicNet needs at least one layer")
         seed = self._setup_io(in_features, encoder, n_classes, tau, seed)
-        self.head.group_sizes(layers[-1])  # raises if the last width is not divisible
+        self._set_head(n_classes, tau, layers[-1], head_weights)
         gen = torch.Generator().manual_seed(int(seed))
         widths = [self.n_inputs] + layers
         per_layer = list(candidates) if isinstance(candidates, (list, tuple)) \
@@ -60,6 +62,15 @@ class LogicNet(nn.Module):
         self.config = {"in_features": int(in_features), "layers": layers}
         self._finish_config(n_classes, arity, parametrization, init, tau, connections, phi,
                             backend, seed, candidates, per_layer, selection, estimator)
+        if head_weights:
+            self.config["head_weights"] = int(head_weights)
+
+    def _set_head(self, n_classes, tau, width: int, head_weights) -> None:
+        """Check that the last width splits into the classes; a learned head for
+        ``head_weights`` > 0 (the plain one :meth:`_setup_io` made otherwise)."""
+        self.head.group_sizes(width)  # raises if the last width is not divisible
+        if head_weights:
+            self.head = GroupSum(int(n_classes), tau, max_weight=head_weights, width=width)
 
     def _finish_config(self, n_classes, arity, parametrization, init, tau, connections, phi,
                        backend, seed, candidates, per_layer, selection, estimator) -> None:
@@ -174,8 +185,8 @@ class LogicNet(nn.Module):
         lits = b.input_lits()
         for module in self.layers:
             lits = module.lower(b, lits)
-        lits = self.head.lower(b, lits)
+        lits, sizes = self.head.lower_groups(b, lits)
         # the encoder as it is now (learnable thresholds have moved since the config)
         encoder = self.encoder.to_dict() if self.encoder is not None else None
-        return b.finish(lits, group_sizes=self.head.group_sizes(len(lits)), tau=self.head.tau,
+        return b.finish(lits, group_sizes=sizes, tau=self.head.tau,
                         meta={"encoder": encoder, "config": self.config})

@@ -433,12 +433,13 @@ def _split_validation(net, data, xtr, ytr, val_split, seed):
 
 
 def _param_groups(net, weight_decay: float) -> list:
-    """Adam's parameter groups: no weight decay on IWP truth tables or connection logits."""
+    """Adam's parameter groups: no weight decay on IWP truth tables, connection logits or a
+    learned head's weights."""
     free, decayed = [], []
     for module in net.modules():
         for name, p in module.named_parameters(recurse=False):
             iwp = name == "weight" and getattr(module, "parametrization", None) == "iwp"
-            (free if iwp or name == "conn_weight" else decayed).append(p)
+            (free if iwp or name in ("conn_weight", "score_weight") else decayed).append(p)
     return [g for g in ({"params": free, "weight_decay": 0.0},
                         {"params": decayed, "weight_decay": weight_decay}) if g["params"]]
 
