@@ -79,7 +79,7 @@ def test_resume_is_exact(monk1, tmp_path):
     assert _same_state(b.state_dict(), ref.state_dict()) and h_c["steps"] == 12
 
 
-def test_checkpoint_file(monk1, tmp_path):
+def test_checkpoint_file(monk1, tmp_path, monkeypatch):
     ck = tmp_path / "sub" / "ck.pt"
     net = _net(monk1)
     train(net, monk1, epochs=1, batch_size=64, lr=0.05, progress=False, checkpoint=ck)
@@ -101,6 +101,15 @@ def test_checkpoint_file(monk1, tmp_path):
         with pytest.raises(CheckpointMismatchError, match=next(iter(change))):
             train(_net(monk1), monk1, **kw)
     assert ck.read_bytes() == before
+    # the refusal comes before any long work: no row of the data set is encoded
+    import dlgn.frontend.train as T
+    encoded, real_encode = [], T._encode
+    monkeypatch.setattr(T, "_encode", lambda *a, **k: encoded.append(1) or real_encode(*a, **k))
+    with pytest.raises(CheckpointMismatchError, match="lr"):
+        train(_net(monk1), monk1, epochs=2, batch_size=64, lr=0.01, progress=False,
+              checkpoint=ck, resume=True)
+    assert encoded == []
+    monkeypatch.undo()
     # more epochs is fine: the run goes on
     assert train(_net(monk1), monk1, epochs=2, batch_size=64, lr=0.05, progress=False,
                  checkpoint=ck, resume=True)["steps"] == 4

@@ -550,6 +550,18 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
     if world > 1 and batch_size < world:
         raise TrainingError(f"batch_size {batch_size} is smaller than the world size {world}")
 
+    # a checkpoint to resume is read and checked before any long work (encoding the data)
+    ck_path = Path(checkpoint) if checkpoint else None
+    run_args = {"batch_size": int(batch_size), "lr": float(lr), "seed": int(seed),
+                "world_size": world, "schedule": schedule, "val_split": float(val_split),
+                "augment": _augment_key(augment)}
+    ck = None
+    if resume and ck_path is not None and ck_path.exists():
+        ck = load_checkpoint(ck_path)
+        if ck.get("config") != _config_json(net):
+            raise CheckpointMismatchError(f"{ck_path}: checkpoint of a different net config")
+        _check_run_args(ck_path, ck.get("args"), run_args)
+
     net.to(dev)
     encoded = _can_encode(net)
     _discrete_mode(net, encoded, discrete)
@@ -568,15 +580,7 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
     best = {"acc": -1.0, "epoch": 0, "model": None}
     start_epoch, start_in_epoch, step, elapsed = 0, 0, 0, 0.0
     partial, loss_sum, correct, seen = None, 0.0, 0, 0
-    ck_path = Path(checkpoint) if checkpoint else None
-    run_args = {"batch_size": int(batch_size), "lr": float(lr), "seed": int(seed),
-                "world_size": world, "schedule": schedule, "val_split": float(val_split),
-                "augment": _augment_key(augment)}
-    if resume and ck_path is not None and ck_path.exists():
-        ck = load_checkpoint(ck_path)
-        if ck.get("config") != _config_json(net):
-            raise CheckpointMismatchError(f"{ck_path}: checkpoint of a different net config")
-        _check_run_args(ck_path, ck.get("args"), run_args)
+    if ck is not None:
         net.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         _set_rng_state(ck["rng"])
