@@ -24,7 +24,8 @@ SHIPPED = {"examples/mnist_8k/mnist-8k.dlgn.npz": ("mnist", 8000, 0.975),
            "examples/mnist_lut/mnist-lut-hw.dlgn.npz": ("mnist", 3500, 0.96),
            "examples/mnist_lut/mnist-lut-b2.dlgn.npz": ("mnist", 3400, 0.965),
            "examples/mnist_lut/mnist-lut-shift.dlgn.npz": ("mnist", 3400, 0.975),
-           "examples/fashion_64k/fashion-64k.dlgn.npz": ("fashion-mnist", 64000, 0.85)}
+           "examples/fashion_64k/fashion-64k.dlgn.npz": ("fashion-mnist", 64000, 0.85),
+           "examples/fashion_16k/fashion-16k-shift.dlgn.npz": ("fashion-mnist", 16000, 0.865)}
 
 
 def _need(dataset: str):
