@@ -81,14 +81,15 @@ def evaluate_model(preset: str, seed: int, model: Path, args, wall, cpu) -> dict
     from dlgn.compiler import optimize
     from dlgn.compiler.encoding import encode
     from dlgn.compiler.simulate import predict
-    from dlgn.frontend.checkpoint import load_model, read_model_file
+    from dlgn.frontend.checkpoint import model_from_dict, read_model_file
     from dlgn.frontend.data import PRESETS, load_dataset
     from dlgn.runtime import build
-    extra = read_model_file(model)["extra"]
+    obj = read_model_file(model)          # read once: the history, the recipe and the net
+    extra = obj["extra"]
     hist = json.loads(extra["history"])
     if args.model:
         _check_recipe(preset, seed, model, extra.get("recipe"))
-    net = load_model(model)
+    net = model_from_dict(obj)
     raw = net.discretize()
     opt = optimize(raw)
     recipe = dict(PRESETS[preset])
