@@ -41,6 +41,8 @@ def test_lowered_weights_equal_the_eval_forward():
     # an output of weight k is listed k times, weight 0 not at all
     assert list(nl.group_sizes) == [sum(w[c * 10:(c + 1) * 10]) for c in range(3)]
     assert nl.n_outputs == sum(w) and nl.meta["config"]["head_weights"] == 3
+    # scale-free scores: the netlist's tau is tau times the mean weight
+    assert nl.tau == pytest.approx(3.0 * sum(w) / 30) and nl.tau == net.head.effective_tau
     json.dumps(nl.meta)
     for B in (0, 1, 63, 64, 65):
         X = _bits(B, 24, B)
@@ -48,7 +50,8 @@ def test_lowered_weights_equal_the_eval_forward():
             s = net(torch.from_numpy(X).float())
             plain = net.layers[2](net.layers[1](net.layers[0](torch.from_numpy(X).float())))
         want = (plain.numpy() * np.array(w)).reshape(B, 3, 10).sum(-1)
-        assert np.array_equal(np.rint(s.numpy() * 3.0), want)
+        assert np.array_equal(np.rint(s.numpy() * nl.tau), want)
+        np.testing.assert_allclose(s.numpy(), want / nl.tau, rtol=1e-6)
         assert np.array_equal(scores(nl, X), want)
         assert np.array_equal(s.argmax(1).numpy(), predict(nl, X))
         assert np.array_equal(net.predict(X).numpy(), predict(nl, X))
@@ -82,7 +85,9 @@ def test_a_class_of_weight_zero_and_all_zero_weights():
                               predict(nl, X))
         net.head.score_weight.fill_(0.2)          # every weight rounds to 0
     nl = net.discretize()
-    assert nl.n_outputs == 0 and list(nl.group_sizes) == [0, 0, 0]
+    assert nl.n_outputs == 0 and list(nl.group_sizes) == [0, 0, 0] and nl.tau == 3.0
+    with torch.no_grad():
+        assert (net(torch.from_numpy(X).float()) == 0).all()
     assert (predict(nl, X) == 0).all() and (net.predict(X).numpy() == 0).all()
 
 
@@ -189,3 +194,15 @@ def test_train_cli_head_weights(tmp_path, capsys, caplog):
     assert "head weights 0..3" in caplog.text
     assert main(["train", "--dataset", "monk1", "--head-weights", "16", "-o", str(out)]) == 2
     assert "must be 0..15" in capsys.readouterr().err
+
+
+def test_scaling_every_weight_changes_no_score():
+    """Doubling every weight is no free temperature: the scores stay as they are."""
+    net = _net(W=4, seed=4)
+    with torch.no_grad():
+        net.head.score_weight.copy_(torch.from_numpy(
+            np.random.default_rng(4).integers(0, 3, 30).astype(np.float32)))
+        X = torch.from_numpy(_bits(65, 24, 5)).float()
+        before = net(X)
+        net.head.score_weight.mul_(2)
+        assert torch.allclose(net(X), before)

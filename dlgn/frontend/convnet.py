@@ -131,5 +131,5 @@ class ConvLogicNet(LogicNet):
             lits = m.lower(b, lits)
         lits, sizes = self.head.lower_groups(b, lits)
         encoder = self.encoder.to_dict() if self.encoder is not None else None
-        tail = b.finish(lits, group_sizes=sizes, tau=self.head.tau)
+        tail = b.finish(lits, group_sizes=sizes, tau=self.head.effective_tau)
         return SharedNet(stages, tail, {"encoder": encoder, "config": self.config})

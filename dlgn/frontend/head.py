@@ -10,6 +10,11 @@ the compiler's heads count as one bit of that weight (the LUT-6 head puts it str
 the columns of w's binary digits; see :mod:`dlgn.compiler.head`).  A narrow last layer with
 weights up to 3 gives each class a finer score for no more outputs, and weight 0 prunes the
 outputs (and the logic only they read) that do not help.
+
+The learned scores are divided by the mean weight as well (``tau * mean(w)``, the
+netlist's ``tau``): scaling every weight up would otherwise be a free way to sharpen the
+softmax, and the weights would learn a temperature (measured: most grew to 2 and 3, a head
+twice the LUTs) instead of which outputs matter.  The argmax is the weighted count's.
 """
 from __future__ import annotations
 
@@ -56,6 +61,15 @@ class GroupSum(nn.Module):
             raise ValueError(f"GroupSum: a learned head over {self.score_weight.numel()} "
                              f"outputs was given {width}")
 
+    @property
+    def effective_tau(self) -> float:
+        """The temperature of the scores: ``tau``, times the mean integer weight for a
+        learned head (``tau`` when every weight is 0); the netlist's ``tau``."""
+        w = self.integer_weights()
+        if not w or not sum(w):
+            return self.tau
+        return self.tau * sum(w) / len(w)
+
     @torch.no_grad()
     def integer_weights(self) -> list[int] | None:
         """The weights the netlist uses (one int per output), or None for a plain head."""
@@ -100,7 +114,11 @@ class GroupSum(nn.Module):
             w = theta.round().clamp(0, self.max_weight).to(theta.dtype)
             if self.training:
                 w = theta + (w - theta).detach()  # straight-through rounding
-            x = x * w.to(x.dtype)
+            # scale-free: the mean weight divides out (when every weight is 0 every score
+            # is 0, and the clamp only keeps the division finite)
+            mean = w.mean().clamp_min(1.0 / w.numel())
+            s = (x * w.to(x.dtype)).reshape(x.shape[0], self.n_classes, g).sum(-1)
+            return s / (self.tau * mean.to(x.dtype))
         return x.reshape(x.shape[0], self.n_classes, g).sum(-1) / self.tau
 
     def extra_repr(self) -> str:

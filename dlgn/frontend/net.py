@@ -188,5 +188,5 @@ class LogicNet(nn.Module):
         lits, sizes = self.head.lower_groups(b, lits)
         # the encoder as it is now (learnable thresholds have moved since the config)
         encoder = self.encoder.to_dict() if self.encoder is not None else None
-        return b.finish(lits, group_sizes=sizes, tau=self.head.tau,
+        return b.finish(lits, group_sizes=sizes, tau=self.head.effective_tau,
                         meta={"encoder": encoder, "config": self.config})
