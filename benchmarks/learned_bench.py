@@ -24,14 +24,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
-#: name -> (connections, candidates, selection); candidates "a,b,c" = one per layer
+#: name -> (connections, candidates, selection, optimizer); candidates "a,b,c" = one per
+#: layer; optimizer "trainer" is the one ``train`` uses (fused Adam), "unfused" torch's
+#: default Adam (what ``train`` used before)
 VARIANTS = {
-    "random": ("random", "8", "hard"),
-    "learned-K8-hard": ("learned", "8", "hard"),
-    "learned-K8-soft": ("learned", "8", "soft"),
-    "learned-K64first-hard": ("learned", "64,8,8", "hard"),
-    "learned-K64-hard": ("learned", "64", "hard"),
-    "learned-Kall-first-hard": ("learned", "0,8,8", "hard"),
+    "random": ("random", "8", "hard", "trainer"),
+    "learned-K8-hard": ("learned", "8", "hard", "trainer"),
+    "learned-K8-soft": ("learned", "8", "soft", "trainer"),
+    "learned-K64first-hard": ("learned", "64,8,8", "hard", "trainer"),
+    "learned-K64-hard": ("learned", "64", "hard", "trainer"),
+    "learned-Kall-first-hard": ("learned", "0,8,8", "hard", "trainer"),
+    "learned-Kall-first-hard-unfused": ("learned", "0,8,8", "hard", "unfused"),
 }
 
 
@@ -42,14 +45,16 @@ def _maxrss_mb() -> float:
 def run_variant(name: str, args) -> dict:
     import torch
     from dlgn.frontend.net import LogicNet
+    from dlgn.frontend.train import adam_optimizer
     torch.set_num_threads(args.threads)
-    conn, cand, sel = VARIANTS[name]
+    conn, cand, sel, optimizer = VARIANTS[name]
     layers = [int(w) for w in args.layers.split(",")]
     ks = [int(c) for c in cand.split(",")]
     ks = ks[0] if len(ks) == 1 else (ks + [ks[-1]] * len(layers))[:len(layers)]
     net = LogicNet(args.inputs, layers, n_classes=10, connections=conn, candidates=ks,
-                   selection=sel, seed=0)
-    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+                   arity=args.arity, selection=sel, seed=0)
+    opt = adam_optimizer(net, lr=0.01) if optimizer == "trainer" else \
+        torch.optim.Adam(net.parameters(), lr=0.01)
     g = torch.Generator().manual_seed(0)
     x = (torch.rand(args.batch, args.inputs, generator=g) > 0.5).float()
     y = torch.randint(0, 10, (args.batch,), generator=g)
@@ -72,6 +77,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--layers", default="4000,2000,2000")
     ap.add_argument("--inputs", type=int, default=784)
+    ap.add_argument("--arity", type=int, default=2)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=8)
     ap.add_argument("--threads", type=int, default=1)
@@ -86,17 +92,17 @@ def main(argv=None) -> int:
         if name not in VARIANTS:
             ap.error(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}")
         cmd = [sys.executable, __file__, "--one", name, "--layers", args.layers,
-               "--inputs", str(args.inputs), "--batch", str(args.batch),
+               "--inputs", str(args.inputs), "--arity", str(args.arity), "--batch", str(args.batch),
                "--repeats", str(args.repeats), "--threads", str(args.threads)]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))
     ref = rows[0]["step_ms"] if rows and rows[0]["variant"] == "random" else None
-    print(f"layers {args.layers}, {args.inputs} inputs, batch {args.batch}, "
+    print(f"layers {args.layers} of {args.arity}-input gates, {args.inputs} inputs, batch {args.batch}, "
           f"{args.threads} thread(s), best of {args.repeats} steps")
-    print(f"{'variant':<24}{'step ms':>9}{'CPU ms':>9}{'x random':>10}{'peak MB':>9}{'params':>10}")
+    print(f"{'variant':<32}{'step ms':>9}{'CPU ms':>9}{'x random':>10}{'peak MB':>9}{'params':>10}")
     for r in rows:
         rel = f"{r['step_ms'] / ref:.2f}" if ref else "-"
-        print(f"{r['variant']:<24}{r['step_ms']:>9}{r['cpu_ms_per_step']:>9}{rel:>10}"
+        print(f"{r['variant']:<32}{r['step_ms']:>9}{r['cpu_ms_per_step']:>9}{rel:>10}"
               f"{r['peak_mb']:>9}{r['params']:>10}")
     return 0
 

@@ -346,7 +346,8 @@ class LogicLayer(GateTables, nn.Module):
         cand = None if self.candidates == 0 else self.cand.reshape(logits.shape)
         if self.selection == "gumbel":
             logits = logits + _gumbel(_open_uniform(logits))
-        p = torch.softmax(logits / self.conn_tau, dim=1)
+        # (a temperature of 1 divides nothing: two passes over the logits saved)
+        p = torch.softmax(logits if self.conn_tau == 1.0 else logits / self.conn_tau, dim=1)
         choice = None if self.selection == "soft" else logits.detach().argmax(1)
         return select_candidates(x, cand, p, choice)
 

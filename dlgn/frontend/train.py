@@ -444,6 +444,20 @@ def _param_groups(net, weight_decay: float) -> list:
                         {"params": decayed, "weight_decay": weight_decay}) if g["params"]]
 
 
+def adam_optimizer(net, weight_decay: float = 0.0, lr: float = 0.02):
+    """Adam over :func:`_param_groups`, fused (one pass over each tensor per step instead of
+    a dozen: 10x faster on a CPU for the millions of connection logits of a learned layer)
+    where torch has a fused kernel for the parameters' device, else torch's default."""
+    groups = _param_groups(net, weight_decay)
+    devices = {p.device.type for g in groups for p in g["params"]}
+    if devices <= {"cpu", "cuda"}:
+        try:
+            return torch.optim.Adam(groups, lr=lr, fused=True)
+        except (RuntimeError, TypeError, ValueError) as e:   # a build without the kernel
+            logger.debug("fused Adam unavailable (%s); using the default", e)
+    return torch.optim.Adam(groups, lr=lr)
+
+
 def _batch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     g = torch.Generator()
     g.manual_seed((int(seed) * 1_000_003 + int(epoch)) % (2 ** 63))
@@ -572,7 +586,7 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
         Xte, Yte = _encode(net, xte, dev), torch.from_numpy(yte).to(dev)
     if has_val:
         Xva, Yva = _encode(net, val[0], dev), torch.from_numpy(val[1]).to(dev)
-    opt = torch.optim.Adam(_param_groups(net, float(weight_decay)), lr=float(lr))
+    opt = adam_optimizer(net, float(weight_decay), float(lr))
     torch.manual_seed(seed)
     hist = {k: [] for k in ("epoch", "step", "loss", "train_acc", "soft_acc",
                             "discrete_acc", "train_soft_acc", "train_discrete_acc",
