@@ -40,7 +40,7 @@ TRAINED = {"mnist_6x8000": "examples/mnist/mnist_6x8000.dlgn.npz",
            "mnist-lut-l": "examples/mnist_lut/mnist-lut-l.dlgn.npz",
            "mnist-lut-hw": "examples/mnist_lut/mnist-lut-hw.dlgn.npz",
            "mnist-lut-b2": "examples/mnist_lut/mnist-lut-b2.dlgn.npz"}
-FAST_FLOWS = ("if", "gia_if")
+FAST_FLOWS = ("if", "gia_if")       # the others run up to --abc-max-gates
 
 
 def random_net(gates: int, seed: int = 0) -> Netlist:

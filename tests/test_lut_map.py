@@ -138,7 +138,7 @@ def test_abc_proves_a_10k_gate_mapping():
 def test_abc_read_back_flow():
     from dlgn.tools.abc_map import ABC_FLOWS, abc_lut_map
     net = optimize(random_netlist(5, n_inputs=8, n_gates=80, max_arity=3, n_outputs=6))
-    for flow in ("if", "gia_if", "dch_if_mfs2"):
+    for flow in ("if", "gia_if", "dch_if_mfs2", "gia_if_area_satlut"):
         assert flow in ABC_FLOWS
         got = abc_lut_map(net, 4, flow)
         assert got.luts == got.net.n_gates and got.depth == got.net.depth()

@@ -31,7 +31,9 @@ __all__ = ["abc_lut_map", "AbcMapResult", "ABC_FLOWS"]
 log = logging.getLogger(__name__)
 
 #: ABC's LUT-mapping scripts by name (``{k}`` is the LUT size).  ``dch_if_mfs2`` is the
-#: classic best-quality flow; the ``gia_`` flows run on ABC's newer AIG package.
+#: classic best-quality flow; the ``gia_`` flows run on ABC's newer AIG package;
+#: ``gia_if_area_satlut`` maps for area alone (``-a``) and then re-maps windows exactly with
+#: a SAT solver: the fewest LUTs of these, at about twice the depth.
 ABC_FLOWS = {
     "if": "strash; if -K {k}",
     "dch_if": "strash; dch; if -K {k}",
@@ -39,6 +41,7 @@ ABC_FLOWS = {
     "gia_if": "&get -n; &st; &if -K {k}; &put",
     "gia_dch_if": "&get -n; &st; &dch; &if -K {k}; &put",
     "gia_dch_if_mfs": "&get -n; &st; &dch; &if -K {k}; &mfs; &put",
+    "gia_if_area_satlut": "&get -n; &st; &if -K {k} -a; &satlut; &put",
 }
 
 
