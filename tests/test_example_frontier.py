@@ -24,6 +24,7 @@ SHIPPED = {"examples/mnist_8k/mnist-8k.dlgn.npz": ("mnist", 8000, 0.975),
            "examples/mnist_lut/mnist-lut-hw.dlgn.npz": ("mnist", 3500, 0.96),
            "examples/mnist_lut/mnist-lut-b2.dlgn.npz": ("mnist", 3400, 0.965),
            "examples/mnist_lut/mnist-lut-shift.dlgn.npz": ("mnist", 3400, 0.975),
+           "examples/mnist_lut/mnist-lut-prune.dlgn.npz": ("mnist", 3900, 0.976),
            "examples/fashion_64k/fashion-64k.dlgn.npz": ("fashion-mnist", 64000, 0.85),
            "examples/fashion_16k/fashion-16k-shift.dlgn.npz": ("fashion-mnist", 16000, 0.865)}
 
@@ -98,7 +99,9 @@ LUT_SHIPPED = {"examples/mnist_lut/mnist-lut-l.dlgn.npz": ("mnist", 5000, 1000),
                "examples/mnist_lut/mnist-lut-b2.dlgn.npz": ("mnist", 3800, 500),
                # the same recipe trained on images shifted by up to 1 px: issue 15's target,
                # >= 97.5 % in <= 4,000 LUTs (97.57 % in 3,743)
-               "examples/mnist_lut/mnist-lut-shift.dlgn.npz": ("mnist", 3750, 500)}
+               "examples/mnist_lut/mnist-lut-shift.dlgn.npz": ("mnist", 3750, 500),
+               # wider, with a pruning head (weights 0..1): 97.63 % in 3,516
+               "examples/mnist_lut/mnist-lut-prune.dlgn.npz": ("mnist", 3520, 500)}
 
 
 @pytest.mark.parametrize("path", [p for p in LUT_SHIPPED if (ROOT / p).is_file()])
