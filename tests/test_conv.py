@@ -55,6 +55,25 @@ def test_tree_level_gradcheck(k):
         assert torch.allclose(tree_level(v, w)[r], ref)
 
 
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_tree_level_on_bits_is_the_table_lookup_with_the_literal_gradients(k, monkeypatch):
+    g = torch.Generator().manual_seed(30 + k)
+    v = (torch.rand(5, k, 7, dtype=torch.float64, generator=g) > 0.5).double().requires_grad_()
+    w = torch.rand(5, 1 << k, dtype=torch.float64, generator=g, requires_grad=True)
+    gy = torch.randn(5, 7, dtype=torch.float64, generator=g)
+    refs = []
+    for r in range(5):
+        x = v[r].t()
+        refs.append(logic_forward_literal(x, torch.arange(k).view(1, k), w[r:r + 1])[:, 0])
+    ref = torch.stack(refs)
+    rv, rw = torch.autograd.grad((ref * gy).sum(), (v, w))
+    monkeypatch.setattr("dlgn.frontend.functional._Tree.apply", None)   # the vertex path
+    y = tree_level(v, w)
+    gv, gw = torch.autograd.grad((y * gy).sum(), (v, w))
+    for a, b in ((y, ref), (gv, rv), (gw, rw)):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
 def _reference_trees(conv, x):
     """The relaxed conv written plainly: gather every leaf, then each node with the literal
     formula of its own gate."""

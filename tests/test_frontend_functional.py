@@ -42,6 +42,34 @@ def test_reduced_equals_literal_values_and_gradients(k):
     torch.testing.assert_close(gw1, gw2, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("k", range(3, 7))
+def test_binary_inputs_take_the_vertex_path_with_the_literal_values_and_gradients(k, monkeypatch):
+    x, idx, w = _case(k, B=9, seed=20 + k)
+    xb = (x.detach() > 0.5).to(x.dtype).requires_grad_()
+    ref = _grads(logic_forward_literal, xb, idx, w)
+    interp = _grads(lambda a, i, b: F._GateK.apply(a.t(), i, b).t(), xb, idx, w)
+    monkeypatch.setattr(F._GateK, "apply", None)     # the vertex path must not need it
+    got = _grads(logic_forward_torch, xb, idx, w)
+    for a, b, c in zip(got, ref, interp):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+        torch.testing.assert_close(a, c, rtol=0, atol=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(3, 6), st.sampled_from([0, 1, 63, 64, 65]), st.integers(1, 12),
+       st.integers(1, 10), st.integers(0, 2 ** 31))
+def test_property_vertex_path_equals_interpolation(k, B, n_in, n_out, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(B, n_in, generator=g) > 0.5).float().requires_grad_()
+    idx = torch.randint(0, n_in, (n_out, k), generator=g)
+    w = torch.rand(n_out, 1 << k, generator=g).requires_grad_()
+    assert F.is_binary(x) and (B == 0 or not F.is_binary(x.detach() * 0.5 + 0.25))
+    a = _grads(logic_forward_torch, x, idx, w)
+    b = _grads(lambda p, i, q: F._GateK.apply(p.t(), i, q).t(), x, idx, w)
+    for u, v in zip(a, b):
+        torch.testing.assert_close(u, v, rtol=1e-5, atol=1e-5)   # float32 sums
+
+
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_reduced_gradcheck(k):
     x, idx, w = _case(k, B=3, n_in=5, n_out=4, seed=10 + k)

@@ -8,6 +8,10 @@ probability that the gate outputs 1 on input ``u = sum_i x_i 2**(k-1-i)``, DESIG
   k = 2: ``y = c0 + c1 a + c2 b + c3 ab`` with the c's from omega; k = 1: ``c0 + c1 a``;
   k >= 3: successive linear interpolation over the inputs, x_0 (the most significant bit of
   u) first: ``v <- v[:, :h] + x_i (v[:, h:] - v[:, :h])``.  Differentiable in x and omega.
+  On 0/1 inputs (checked; what every layer after a hard-estimated one reads) the same values
+  and gradients come from a table lookup instead (:class:`_GateVertex`): the training step
+  of mnist-32k-shift's net (16000, 8000, 8000 four-input gates, batch 128, 2 threads) went
+  from 0.75 to 0.47 s.
 * :func:`logic_forward_literal` -- ``y = sum_u omega_u prod_i x_i^{u_i} (1 - x_i)^{1 - u_i}``,
   term by term: the test reference.
 * :func:`logic_forward_hard` -- truth-table lookup on 0/1 inputs (eval mode).
@@ -247,6 +251,50 @@ def _interp_backward(g, xs, ds, into, need_w: bool):
     return g.sum(2) if need_w else None
 
 
+class _GateVertex(torch.autograd.Function):
+    """k >= 3 on 0/1 inputs (every layer after a hard-estimated one, and a net's first layer
+    on thermometer bits): the relaxed gate at a vertex of the cube is a table entry, so the
+    forward is one ``gather`` of ``omega`` at the input's code u, ``dy/dx_i`` is
+    ``omega[u | bit_i] - omega[u & ~bit_i]`` (the multilinear form is linear in each input:
+    one gather from that difference table, made per gate) and ``dy/domega`` scatters g into
+    entry u.  Only [out, B] tensors are made, where the
+    interpolation of :class:`_GateK` makes levels of 2**(k-1), ..., 1 rows per gate; the
+    values are those of the interpolation at the same point (up to rounding)."""
+
+    @staticmethod
+    def forward(ctx, xt, idx, omega):
+        k = idx.shape[1]
+        bt = xt.to(torch.long)
+        u = bt.index_select(0, idx[:, 0])
+        for i in range(1, k):
+            u = (u << 1) | bt.index_select(0, idx[:, i])
+        ctx.save_for_backward(idx, u, omega)
+        ctx.n_in = xt.shape[0]
+        return omega.gather(1, u)
+
+    @staticmethod
+    def backward(ctx, g):
+        idx, u, omega = ctx.saved_tensors
+        k = idx.shape[1]
+        g = g.contiguous()
+        gx = gw = None
+        if ctx.needs_input_grad[0]:
+            gx = torch.zeros(ctx.n_in, g.shape[1], dtype=g.dtype, device=g.device)
+            n = omega.shape[0]
+            for i in range(k):     # D[:, u] = omega[:, u | bit_i] - omega[:, u & ~bit_i]
+                w = omega.view(n, 1 << i, 2, 1 << (k - 1 - i))
+                d = (w[:, :, 1:] - w[:, :, :1]).expand(-1, -1, 2, -1).reshape(n, -1)
+                gx.index_add_(0, idx[:, i], d.gather(1, u).mul_(g))
+        if ctx.needs_input_grad[2]:
+            gw = torch.zeros_like(omega).scatter_add_(1, u, g)
+        return gx, None, gw
+
+
+def is_binary(x: torch.Tensor) -> bool:
+    """Whether every entry of ``x`` is exactly 0 or 1 (the vertex path's condition)."""
+    return bool(torch.logical_or(x == 0, x == 1).all())
+
+
 class _Tree(torch.autograd.Function):
     """One level of logic trees: v[G, k, M] (gate g's inputs are rows v[g, :, :], already
     gathered) and omega[G, 2**k] -> y[G, M], the interpolation of :class:`_GateK` (any k
@@ -283,6 +331,10 @@ def tree_level(v: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
             or omega.shape[1] != 1 << v.shape[1] or not 1 <= v.shape[1] <= MAX_ARITY:
         raise ValueError(f"tree_level: v must be [G, k, M] and omega [G, 2**k], got "
                          f"{tuple(v.shape)} and {tuple(omega.shape)}")
+    if is_binary(v):          # 0/1 inputs: the table lookup of _GateVertex, rows in order
+        g_, k, m = v.shape
+        idx = torch.arange(g_ * k, device=v.device).view(g_, k)
+        return _GateVertex.apply(v.reshape(g_ * k, m), idx, omega.to(v.dtype))
     return _Tree.apply(v, omega.to(v.dtype))
 
 
@@ -296,6 +348,8 @@ def _forward_fm(xt: torch.Tensor, idx: torch.Tensor, omega: torch.Tensor) -> tor
         return torch.addcmul(w0, a, w1 - w0)
     if k == 2:
         return _Gate2.apply(xt, idx, reduced_coeffs(omega))
+    if is_binary(xt):                      # a vertex of the cube: a table lookup
+        return _GateVertex.apply(xt, idx, omega)
     return _GateK.apply(xt, idx, omega)    # x_0, the most significant bit of u, first
 
 
