@@ -11,6 +11,8 @@ process is printed too, since the machines are shared).
 
     python benchmarks/learned_bench.py                       # 4000,2000,2000 on 784 inputs
     python benchmarks/learned_bench.py --layers 1000,1000 --repeats 3   # quick
+    python benchmarks/learned_bench.py --layers 16000,8000,8000 --inputs 800 --arity 4 \
+        --threads 2 --variants K64first-hard-gates,K64first-hard-gates-interp  # mnist-32k-shift
 """
 from __future__ import annotations
 
@@ -24,17 +26,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
-#: name -> (connections, candidates, selection, optimizer); candidates "a,b,c" = one per
-#: layer; optimizer "trainer" is the one ``train`` uses (fused Adam), "unfused" torch's
-#: default Adam (what ``train`` used before)
+#: name -> (connections, candidates, selection, optimizer, estimator, vertex); candidates
+#: "a,b,c" = one per layer; optimizer "trainer" is the one ``train`` uses (fused Adam),
+#: "unfused" torch's default Adam (what ``train`` used before); estimator "hard" makes every
+#: layer's input 0/1, so that gates of 3+ inputs take the table-lookup (vertex) path, which
+#: vertex=False turns off (the interpolation it replaced, for the side-by-side figure)
 VARIANTS = {
-    "random": ("random", "8", "hard", "trainer"),
-    "learned-K8-hard": ("learned", "8", "hard", "trainer"),
-    "learned-K8-soft": ("learned", "8", "soft", "trainer"),
-    "learned-K64first-hard": ("learned", "64,8,8", "hard", "trainer"),
-    "learned-K64-hard": ("learned", "64", "hard", "trainer"),
-    "learned-Kall-first-hard": ("learned", "0,8,8", "hard", "trainer"),
-    "learned-Kall-first-hard-unfused": ("learned", "0,8,8", "hard", "unfused"),
+    "random": ("random", "8", "hard", "trainer", "soft", True),
+    "learned-K8-hard": ("learned", "8", "hard", "trainer", "soft", True),
+    "learned-K8-soft": ("learned", "8", "soft", "trainer", "soft", True),
+    "learned-K64first-hard": ("learned", "64,8,8", "hard", "trainer", "soft", True),
+    "learned-K64-hard": ("learned", "64", "hard", "trainer", "soft", True),
+    "learned-Kall-first-hard": ("learned", "0,8,8", "hard", "trainer", "soft", True),
+    "learned-Kall-first-hard-unfused": ("learned", "0,8,8", "hard", "unfused", "soft", True),
+    "K64first-hard-gates": ("learned", "64,8,8", "hard", "trainer", "hard", True),
+    "K64first-hard-gates-interp": ("learned", "64,8,8", "hard", "trainer", "hard", False),
 }
 
 
@@ -47,12 +53,15 @@ def run_variant(name: str, args) -> dict:
     from dlgn.frontend.net import LogicNet
     from dlgn.frontend.train import adam_optimizer
     torch.set_num_threads(args.threads)
-    conn, cand, sel, optimizer = VARIANTS[name]
+    conn, cand, sel, optimizer, estimator, vertex = VARIANTS[name]
+    if not vertex:
+        from dlgn.frontend import functional
+        functional.is_binary = lambda x: False
     layers = [int(w) for w in args.layers.split(",")]
     ks = [int(c) for c in cand.split(",")]
     ks = ks[0] if len(ks) == 1 else (ks + [ks[-1]] * len(layers))[:len(layers)]
     net = LogicNet(args.inputs, layers, n_classes=10, connections=conn, candidates=ks,
-                   arity=args.arity, selection=sel, seed=0)
+                   arity=args.arity, selection=sel, estimator=estimator, seed=0)
     opt = adam_optimizer(net, lr=0.01) if optimizer == "trainer" else \
         torch.optim.Adam(net.parameters(), lr=0.01)
     g = torch.Generator().manual_seed(0)
