@@ -9,9 +9,9 @@ probability that the gate outputs 1 on input ``u = sum_i x_i 2**(k-1-i)``, DESIG
   k >= 3: successive linear interpolation over the inputs, x_0 (the most significant bit of
   u) first: ``v <- v[:, :h] + x_i (v[:, h:] - v[:, :h])``.  Differentiable in x and omega.
   On 0/1 inputs (checked; what every layer after a hard-estimated one reads) the same values
-  and gradients come from a table lookup instead (:class:`_GateVertex`): the training step
-  of mnist-32k-shift's net (16000, 8000, 8000 four-input gates, batch 128, 2 threads) went
-  from 0.75 to 0.47 s.
+  and gradients come from a table lookup instead (:class:`_GateVertex`): side by side on
+  mnist-32k-shift's net (16000, 8000, 8000 four-input gates, batch 128, 2 threads,
+  benchmarks/learned_bench.py) a training step of 381 ms against 509 ms.
 * :func:`logic_forward_literal` -- ``y = sum_u omega_u prod_i x_i^{u_i} (1 - x_i)^{1 - u_i}``,
   term by term: the test reference.
 * :func:`logic_forward_hard` -- truth-table lookup on 0/1 inputs (eval mode).
@@ -252,22 +252,18 @@ def _interp_backward(g, xs, ds, into, need_w: bool):
 
 
 class _GateVertex(torch.autograd.Function):
-    """k >= 3 on 0/1 inputs (every layer after a hard-estimated one, and a net's first layer
-    on thermometer bits): the relaxed gate at a vertex of the cube is a table entry, so the
-    forward is one ``gather`` of ``omega`` at the input's code u, ``dy/dx_i`` is
-    ``omega[u | bit_i] - omega[u & ~bit_i]`` (the multilinear form is linear in each input:
-    one gather from that difference table, made per gate) and ``dy/domega`` scatters g into
-    entry u.  Only [out, B] tensors are made, where the
-    interpolation of :class:`_GateK` makes levels of 2**(k-1), ..., 1 rows per gate; the
-    values are those of the interpolation at the same point (up to rounding)."""
+    """Gates on 0/1 inputs (every layer after a hard-estimated one, and a net's first layer
+    on thermometer bits; dense layers take it for k >= 3, tree levels for any k): the relaxed
+    gate at a vertex of the cube is a table entry, so the forward is one ``gather`` of
+    ``omega`` at the input's code u, ``dy/dx_i`` is ``omega[u | bit_i] - omega[u & ~bit_i]``
+    (the multilinear form is linear in each input: one gather from that difference table,
+    made per gate) and ``dy/domega`` scatters g into entry u.  Only [out, B] tensors are
+    made, where the interpolation of :class:`_GateK` makes levels of 2**(k-1), ..., 1 rows
+    per gate; the values are those of the interpolation at the same point (up to rounding)."""
 
     @staticmethod
     def forward(ctx, xt, idx, omega):
-        k = idx.shape[1]
-        bt = xt.to(torch.long)
-        u = bt.index_select(0, idx[:, 0])
-        for i in range(1, k):
-            u = (u << 1) | bt.index_select(0, idx[:, i])
+        u = _input_codes(xt.to(torch.long), idx)
         ctx.save_for_backward(idx, u, omega)
         ctx.n_in = xt.shape[0]
         return omega.gather(1, u)
@@ -288,6 +284,15 @@ class _GateVertex(torch.autograd.Function):
         if ctx.needs_input_grad[2]:
             gw = torch.zeros_like(omega).scatter_add_(1, u, g)
         return gx, None, gw
+
+
+def _input_codes(bt: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """bt long [in, B] (0/1), idx [out, k] -> u long [out, B]: each gate's input code, x_0
+    the most significant bit (DESIGN.md s.2)."""
+    u = torch.zeros(idx.shape[0], bt.shape[1], dtype=torch.long, device=bt.device)
+    for i in range(idx.shape[1]):
+        u = (u << 1) | bt.index_select(0, idx[:, i])
+    return u
 
 
 def is_binary(x: torch.Tensor) -> bool:
@@ -386,16 +391,12 @@ def logic_forward_hard(x_bits: torch.Tensor, idx: torch.Tensor, tables: torch.Te
     if tables.dim() != 1 or tables.shape[0] != idx.shape[0] or tables.dtype != torch.long:
         raise ValueError(f"tables must be int64 [out={idx.shape[0]}], got "
                          f"{tables.dtype} {tuple(tables.shape)}")
-    k = idx.shape[1]
     if x_bits.dtype.is_floating_point:
         bits = x_bits >= 0.5
         out_dtype = x_bits.dtype
     else:
         bits = x_bits != 0
         out_dtype = torch.float32
-    bt = bits.t().to(torch.long)  # [in, B]
-    u = torch.zeros(idx.shape[0], x_bits.shape[0], dtype=torch.long, device=x_bits.device)
-    for i in range(k):
-        u = (u << 1) | bt.index_select(0, idx[:, i])
+    u = _input_codes(bits.t().to(torch.long), idx)
     y = (tables.unsqueeze(1) >> u) & 1
     return y.to(out_dtype).t()
