@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlgn.frontend.augment import AugmentError, ImageShift, image_shape
+from dlgn.frontend.augment import AugmentError, Compose, ImageFlip, ImageShift, image_shape
 
 
 def _shift_ref(img: np.ndarray, dy: int, dx: int) -> np.ndarray:
@@ -151,6 +151,39 @@ def test_augment_must_keep_the_rows(digits):
               augment=lambda x, rng: x[:10])
 
 
+@settings(max_examples=40, deadline=None)
+@given(c=st.sampled_from([1, 3]), h=st.integers(1, 6), w=st.integers(1, 6),
+       n=st.sampled_from([0, 1, 5, 63, 64, 65]), seed=st.integers(0, 2 ** 32 - 1))
+def test_flip_mirrors_each_image_or_leaves_it(c, h, w, n, seed):
+    x = np.random.default_rng(seed).random((n, c * h * w)).astype(np.float32)
+    before = x.copy()
+    out = ImageFlip((c, h, w))(x, np.random.default_rng(seed))
+    assert out.shape == x.shape and out.dtype == x.dtype
+    np.testing.assert_array_equal(x, before)                   # the input is left alone
+    flips = np.random.default_rng(seed).random(n) < 0.5       # the coin it draws per image
+    for i in range(n):
+        img = x[i].reshape(c, h, w)
+        want = img[:, :, ::-1] if flips[i] else img
+        np.testing.assert_array_equal(out[i].reshape(c, h, w), want)
+
+
+def test_flip_flips_about_half_and_compose_chains_in_order():
+    x = np.arange(2000 * 12, dtype=np.float32).reshape(2000, 12)      # 1 x 3 x 4 images
+    out = ImageFlip((1, 3, 4))(x, np.random.default_rng(1))
+    flipped = (out != x).any(axis=1).mean()
+    assert 0.45 < flipped < 0.55
+    both = Compose([ImageShift((1, 3, 4), 1), ImageFlip((1, 3, 4))])
+    rng_a, rng_b = np.random.default_rng(7), np.random.default_rng(7)
+    want = ImageFlip((1, 3, 4))(ImageShift((1, 3, 4), 1)(x, rng_b), rng_b)
+    np.testing.assert_array_equal(both(x, rng_a), want)
+    assert repr(both) == "Compose([ImageShift(shape=(1, 3, 4), max_shift=1), " \
+                         "ImageFlip(shape=(1, 3, 4))])"
+    with pytest.raises(AugmentError):
+        ImageFlip((1, 3, 4))(x[:, :10], np.random.default_rng(0))
+    with pytest.raises(AugmentError):
+        Compose([ImageFlip((1, 3, 4)), "not callable"])
+
+
 # ---------------------------------------------------------------- the CLI
 def test_shift_option(tmp_path):
     from dlgn.cli import main
@@ -165,3 +198,19 @@ def test_shift_option(tmp_path):
                 ["--dataset", "digits", "--shift", "-1"]):
         assert main(["-q", "train", *bad, "--epochs", "1", "-o", str(tmp_path / "x.pt")]) == 2
         assert not (tmp_path / "x.pt").exists()
+
+
+def test_flip_option(tmp_path):
+    from dlgn.cli import main
+    from dlgn.frontend.checkpoint import read_model_file
+    out = tmp_path / "m.pt"
+    assert main(["-q", "train", "--dataset", "digits", "--layers", "2x200", "--epochs", "5",
+                 "--flip", "--shift", "1", "--threads", "1", "--no-progress",
+                 "--checkpoint", str(tmp_path / "c.ckpt"), "-o", str(out)]) == 0
+    obj = read_model_file(out)
+    recipe = json.loads(obj["extra"]["recipe"])
+    assert recipe["flip"] is True and recipe["shift"] == 1
+    assert json.loads(obj["extra"]["history"])["discrete_acc"][-1] > 0.2     # chance: 0.1
+    assert main(["-q", "train", "--dataset", "breast-cancer", "--flip", "--epochs", "1",
+                 "-o", str(tmp_path / "x.pt")]) == 2                        # not images
+    assert not (tmp_path / "x.pt").exists()

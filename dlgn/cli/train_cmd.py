@@ -31,7 +31,7 @@ PRESET_DEFAULTS = {"layers": None, "epochs": None, "batch_size": None, "lr": Non
                    "candidates": 8, "selection": "hard", "estimator": "soft", "bits": None,
                    "crop": None, "learn_thresholds": False, "aligned": False,
                    "code": "unary",
-                   "val_split": 0.0, "shift": 0,
+                   "val_split": 0.0, "shift": 0, "flip": False,
                    "conv": None, "image": None, "init_z": None, "head_weights": 0}
 PRESET_OPTIONS = tuple(PRESET_DEFAULTS)
 
@@ -207,6 +207,11 @@ def add_parser(sub):
                    help="augment image data: every epoch, shift each training image by a "
                         "random offset of up to N pixels in each direction (validation and "
                         "test images stay as they are) (default: preset, else 0: none)")
+    p.add_argument("--flip", action="store_const", const=True, default=None,
+                   help="augment image data: every epoch, mirror each training image left "
+                        "to right with probability 1/2 (for images whose classes survive "
+                        "the mirror, e.g. Fashion-MNIST; not digits) (default: preset, else "
+                        "none)")
     p.add_argument("--val-split", type=_fraction, default=None,
                    help="fraction of the training rows held out for model selection: the "
                         "epoch of best validation accuracy is kept and the test set is "
@@ -273,6 +278,8 @@ def _describe(recipe: dict) -> str:
         parts.append(f"head weights 0..{recipe['head_weights']}")
     if recipe.get("shift"):
         parts.append(f"shifts of up to {recipe['shift']} px")
+    if recipe.get("flip"):
+        parts.append("horizontal flips")
     if recipe.get("val_split"):
         parts.append(f"validation {recipe['val_split']:g}")
     return (f"{recipe['dataset']}: " if recipe.get("dataset") else "") + ", ".join(parts)
@@ -363,15 +370,21 @@ def build_net(args, data):
 
 
 def augmentation(args, data):
-    """The training-data augmentation ``--shift`` asks for (None: none); a usage error
-    before any training when the data are not images or the shift does not fit them."""
-    if not getattr(args, "shift", 0):
+    """The training-data augmentation ``--shift`` and ``--flip`` ask for (None: none; both:
+    the shift, then the flip); a usage error before any training when the data are not
+    images or the shift does not fit them."""
+    shift, flip = getattr(args, "shift", 0), getattr(args, "flip", False)
+    if not shift and not flip:
         return None
-    from ..frontend.augment import AugmentError, ImageShift, image_shape
+    from ..frontend.augment import AugmentError, Compose, ImageFlip, ImageShift, image_shape
+    what = " ".join(([f"--shift {shift}"] if shift else []) + (["--flip"] if flip else []))
     try:
-        return ImageShift(image_shape(data.n_features), int(args.shift))
+        shape = image_shape(data.n_features)
+        augs = ([ImageShift(shape, int(shift))] if shift else []) + \
+            ([ImageFlip(shape)] if flip else [])
     except AugmentError as e:
-        raise UsageError(f"--shift {args.shift}: {e}") from None
+        raise UsageError(f"{what}: {e}") from None
+    return augs[0] if len(augs) == 1 else Compose(augs)
 
 
 def _image_shape(n_features: int) -> list[int]:

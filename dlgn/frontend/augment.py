@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import DlgnError
 
-__all__ = ["AugmentError", "ImageShift", "image_shape"]
+__all__ = ["AugmentError", "Compose", "ImageFlip", "ImageShift", "image_shape"]
 
 
 class AugmentError(DlgnError, ValueError):
@@ -77,3 +77,50 @@ class ImageShift:
                 if len(sel):
                     out[sel] = pad[sel, :, s - oy:s - oy + h, s - ox:s - ox + w]
         return out.reshape(n, c * h * w)
+
+
+class ImageFlip:
+    """Mirror each image left to right with probability 1/2, its own coin per image and
+    epoch. A garment, a bag or a shoe stays what it is in the mirror (Fashion-MNIST's
+    classes all do), so a net that sees both sides cannot memorise one; digits do not stay
+    digits, so it is not for MNIST."""
+
+    def __init__(self, shape):
+        self.shape = tuple(int(v) for v in shape)
+        if len(self.shape) != 3 or min(self.shape) < 1:
+            raise AugmentError(f"an image shape is (C, H, W), got {shape!r}")
+
+    def __repr__(self):
+        return f"ImageFlip(shape={self.shape})"
+
+    def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        c, h, w = self.shape
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != c * h * w:
+            raise AugmentError(f"rows of {x.shape[1:]} features are not {c}x{h}x{w} images")
+        n = len(x)
+        flip = rng.random(n) < 0.5
+        out = x.reshape(n, c, h, w).copy()
+        out[flip] = out[flip][..., ::-1]
+        return out.reshape(n, c * h * w)
+
+
+class Compose:
+    """Apply augmentations one after the other, each drawing from the same generator in
+    turn (so the whole is still a pure function of the generator's seed)."""
+
+    def __init__(self, augmentations):
+        self.augmentations = tuple(augmentations)
+        for a in self.augmentations:
+            if not callable(a):
+                raise AugmentError(f"an augmentation must be a callable (x, rng) -> x, got "
+                                   f"{a!r}")
+
+    def __repr__(self):
+        return f"Compose([{', '.join(repr(a) for a in self.augmentations)}])"
+
+    def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        x = np.asarray(x).copy()
+        for a in self.augmentations:
+            x = a(x, rng)
+        return x
