@@ -377,12 +377,12 @@ def augmentation(args, data):
     if not shift and not flip:
         return None
     from ..frontend.augment import AugmentError, Compose, ImageFlip, ImageShift, image_shape
-    what = " ".join(([f"--shift {shift}"] if shift else []) + (["--flip"] if flip else []))
     try:
         shape = image_shape(data.n_features)
         augs = ([ImageShift(shape, int(shift))] if shift else []) + \
             ([ImageFlip(shape)] if flip else [])
     except AugmentError as e:
+        what = " ".join(([f"--shift {shift}"] if shift else []) + (["--flip"] if flip else []))
         raise UsageError(f"{what}: {e}") from None
     return augs[0] if len(augs) == 1 else Compose(augs)
 

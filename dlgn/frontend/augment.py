@@ -33,6 +33,16 @@ def image_shape(n_features: int) -> tuple[int, int, int]:
                        f"{n_features} features are not")
 
 
+def _as_images(x, shape) -> np.ndarray:
+    """Raw rows ``x`` [N, C*H*W] as images [N, C, H, W] (a view); AugmentError if the rows
+    are not images of ``shape``."""
+    c, h, w = shape
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != c * h * w:
+        raise AugmentError(f"rows of {x.shape[1:]} features are not {c}x{h}x{w} images")
+    return x.reshape(len(x), c, h, w)
+
+
 class ImageShift:
     """Translate every image by its own random (dy, dx), each uniform in
     ``[-max_shift, max_shift]``, filling what moves in with ``fill`` (the background: 0 for
@@ -54,17 +64,14 @@ class ImageShift:
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         c, h, w = self.shape
-        x = np.asarray(x)
-        if x.ndim != 2 or x.shape[1] != c * h * w:
-            raise AugmentError(f"rows of {x.shape[1:]} features are not {c}x{h}x{w} images")
+        img = _as_images(x, self.shape)
         s = self.max_shift
-        n = len(x)
+        n = len(img)
         if s == 0 or n == 0:
-            return x.copy()
+            return img.reshape(n, c * h * w).copy()
         dy = rng.integers(-s, s + 1, size=n)
         dx = rng.integers(-s, s + 1, size=n)
-        img = x.reshape(n, c, h, w)
-        pad = np.full((n, c, h + 2 * s, w + 2 * s), self.fill, dtype=x.dtype)
+        pad = np.full((n, c, h + 2 * s, w + 2 * s), self.fill, dtype=img.dtype)
         pad[:, :, s:s + h, s:s + w] = img
         out = np.empty_like(img)
         # out[i, :, y, x] = img[i, :, y - dy, x - dx]: a window of the padded image per offset
@@ -94,15 +101,11 @@ class ImageFlip:
         return f"ImageFlip(shape={self.shape})"
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        c, h, w = self.shape
-        x = np.asarray(x)
-        if x.ndim != 2 or x.shape[1] != c * h * w:
-            raise AugmentError(f"rows of {x.shape[1:]} features are not {c}x{h}x{w} images")
-        n = len(x)
-        flip = rng.random(n) < 0.5
-        out = x.reshape(n, c, h, w).copy()
-        out[flip] = out[flip][..., ::-1]
-        return out.reshape(n, c * h * w)
+        img = _as_images(x, self.shape)
+        flip = rng.random(len(img)) < 0.5
+        out = img.copy()
+        out[flip] = img[flip, ..., ::-1]
+        return out.reshape(len(img), int(np.prod(self.shape)))
 
 
 class Compose:
@@ -120,7 +123,6 @@ class Compose:
         return f"Compose([{', '.join(repr(a) for a in self.augmentations)}])"
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        x = np.asarray(x).copy()
-        for a in self.augmentations:
+        for a in self.augmentations:       # each returns new rows: the input stays as it is
             x = a(x, rng)
         return x
