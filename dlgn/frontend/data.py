@@ -496,6 +496,14 @@ PRESETS: dict[str, dict] = {
         dict(channels=144, depth=3, padding=1, pool=2)], layers="8000,10000", bits=2,
         estimator="soft", epochs=7, batch_size=128, lr=0.02, tau=10.0, schedule="cosine",
         val_split=0.1),
+    # mnist-conv's net on Fashion-MNIST, on a 4-bit thermometer (more bits won on the dense
+    # Fashion-MNIST sweeps; a tree reads 2 of the 4 channels, so they cost no gates)
+    "fashion-conv": dict(dataset="fashion-mnist", conv=[
+        dict(channels=16, depth=3, padding=1, pool=2),
+        dict(channels=48, depth=3, padding=1, pool=2),
+        dict(channels=144, depth=3, padding=1, pool=2)], layers="8000,10000", bits=4,
+        estimator="soft", epochs=7, batch_size=128, lr=0.02, tau=10.0, schedule="cosine",
+        val_split=0.1),
     # LogicTreeNet-S-like CIFAR-10 (the paper's settings: 2-bit thermometer, k = 32 with
     # k, 4k, 16k, 32k channels, OR pooling, residual init z = 5, 1K outputs per class with
     # tau 20 ~ sqrt(outputs per class), lr 0.02, batch 128); needs a GPU to train in hours
