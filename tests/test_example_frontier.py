@@ -28,7 +28,8 @@ SHIPPED = {"examples/mnist_8k/mnist-8k.dlgn.npz": ("mnist", 8000, 0.975),
            "examples/mnist_lut/mnist-lut-prune.dlgn.npz": ("mnist", 3900, 0.976),
            "examples/fashion_64k/fashion-64k.dlgn.npz": ("fashion-mnist", 64000, 0.85),
            "examples/fashion_16k/fashion-16k-shift.dlgn.npz": ("fashion-mnist", 16000, 0.865),
-           "examples/fashion_32k/fashion-32k.dlgn.npz": ("fashion-mnist", 32000, 0.88)}
+           "examples/fashion_32k/fashion-32k.dlgn.npz": ("fashion-mnist", 32000, 0.88),
+           "examples/fashion_32k/fashion-32k-flip.dlgn.npz": ("fashion-mnist", 32000, 0.885)}
 
 
 def _need(dataset: str):
