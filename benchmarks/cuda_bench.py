@@ -1,6 +1,7 @@
 """CUDA backend on a GPU: build, check against the simulator, measure samples/s.
 
     python benchmarks/cuda_bench.py [--model PATH] [--vectors 1000000] [--big-gates 1000000]
+                                    [--conv examples/mnist_conv/mnist-conv.dlgn.npz]
 
 For each net (the MNIST net from ``--model``, default a random layered 800 -> 6 x 8000 ->
 10-class net; and a ~1M-gate random layered net): compile with nvcc (timed), run on 10^6
@@ -8,6 +9,9 @@ random input vectors as a torch CUDA tensor and compare class ids and counts wit
 reference simulator (``--check-big`` vectors for the big net: the numpy simulator is
 slow there), then time, with CUDA events after warm-up, (a) the whole launch from uint8
 rows (packing + kernel) and (b) the kernel on pre-packed words, for 32- and 64-bit words.
+``--conv`` adds a convolutional net in both of its forms side by side: weight-shared (one
+kernel a stage, launched over the positions; ``optimize_shared``) and flat (optimized),
+both checked against the flat form's simulator.
 Prints a table; ``--json PATH`` also writes the figures.  Needs torch with CUDA and nvcc.
 """
 from __future__ import annotations
@@ -59,7 +63,22 @@ def time_events(fn, warmup: int, iters: int) -> float:
     return start.elapsed_time(stop) / 1000.0 / iters
 
 
-def bench(label, net, n_check, args, rows):
+def conv_nets(path: str, n_check: int):
+    """The conv net of ``path`` as (label, net, reference netlist, vectors checked), shared
+    form then flat form."""
+    from dlgn.cli.models import load_shared_form
+    from dlgn.compiler import optimize
+    from dlgn.compiler.shared import optimize_shared
+    sn = load_shared_form(path)
+    if sn is None:
+        raise SystemExit(f"{path}: not a convolutional net (no weight-shared form)")
+    flat = optimize(sn.expand())
+    opt = optimize_shared(sn)
+    return [(f"conv shared ({opt.n_kernel_gates} kernel+tail gates)", opt, flat, n_check),
+            (f"conv flat ({flat.n_gates} gates)", flat, flat, n_check)]
+
+
+def bench(label, net, n_check, args, rows, ref=None):
     import torch
     from dlgn.runtime.cuda_build import build_cuda
     sim = _sim()
@@ -68,6 +87,7 @@ def bench(label, net, n_check, args, rows):
     X = rng.integers(0, 2, size=(n, net.n_inputs), dtype=np.uint8)
     Xt = torch.from_numpy(X).cuda()
     n_check = min(n, n_check)
+    ref = net if ref is None else ref
     ref_pred = ref_scores = None
     for wb in args.word_bits:
         t0 = time.perf_counter()
@@ -77,7 +97,7 @@ def bench(label, net, n_check, args, rows):
         # correctness on the GPU against the simulator
         if ref_pred is None:
             t0 = time.perf_counter()
-            ref_scores = sim.scores(net, X[:n_check])
+            ref_scores = sim.scores(ref, X[:n_check])
             ref_pred = sim.argmax_first(ref_scores)
             t_sim = time.perf_counter() - t0
         sc = model.scores(Xt[:n_check]).cpu().numpy()
@@ -107,6 +127,7 @@ def bench(label, net, n_check, args, rows):
         t_full = time_events(full, args.warmup, args.iters)
         t_eval = time_events(packed_only, args.warmup, args.iters)
         rows.append({"net": label, "gates": net.n_gates, "word_bits": wb,
+                     "form": getattr(model, "mode", "flat"),
                      "storage": model.storage, "build_s": round(t_build, 1),
                      "checked_vectors": n_check, "bit_exact": ok,
                      "samples_per_s_full": n / t_full,
@@ -124,6 +145,9 @@ def main(argv=None):
     ap.add_argument("--big-gates", type=int, default=1_000_000, help="0 skips the big net")
     ap.add_argument("--check-big", type=int, default=65_536,
                     help="vectors checked against the simulator on the big net")
+    ap.add_argument("--conv", help="a convolutional model / shared netlist: both forms")
+    ap.add_argument("--check-conv", type=int, default=65_536,
+                    help="vectors checked against the simulator on the conv net")
     ap.add_argument("--word-bits", type=int, nargs="+", default=[32, 64])
     ap.add_argument("--min-blocks", type=int, default=0,
                     help="__launch_bounds__ min blocks per SM (caps registers; 0: nvcc)")
@@ -141,11 +165,14 @@ def main(argv=None):
     print(f"{'net':34s} {'gates':>9s} {'wb':>3s} {'storage':>9s} {'build_s':>8s} "
           f"{'checked':>9s} {'exact':>5s} {'full/s':>12s} {'prepacked/s':>12s}", flush=True)
     rows = []
-    nets = [load_net(args) + (args.vectors,)]
+    nets = []
+    if args.conv:
+        nets += conv_nets(args.conv, args.check_conv)
+    nets.append(load_net(args) + (None, args.vectors))
     if args.big_gates:
-        nets.append(big_net(args.big_gates) + (args.check_big,))
-    for label, net, n_check in nets:
-        bench(label, net, n_check, args, rows)
+        nets.append(big_net(args.big_gates) + (None, args.check_big))
+    for label, net, ref, n_check in nets:
+        bench(label, net, n_check, args, rows, ref=ref)
         if args.json:   # write after each net: a timeout later keeps what was measured
             with open(args.json, "w") as f:
                 json.dump(rows, f, indent=2)

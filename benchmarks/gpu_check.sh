@@ -3,8 +3,9 @@
 #   1. checks the environment (nvidia-smi, nvcc, torch sees the GPU) -- installs nothing
 #      that would replace a CUDA torch (the pinned torch==2.13.0 of .ci/run is CPU-only);
 #   2. pytest -m gpu (the GPU-marked tests of the whole suite);
-#   3. benchmarks/cuda_bench.py (MNIST net from $DLGN_MNIST_MODEL, else a random 6x8000
-#      net, and a 1M-gate net): bit-exactness against the simulator and samples/s;
+#   3. benchmarks/cuda_bench.py (the shipped conv net in its weight-shared and flat forms,
+#      the MNIST net from $DLGN_MNIST_MODEL, else a random 6x8000 net, and a 1M-gate net):
+#      bit-exactness against the simulator and samples/s;
 #   4. benchmarks/train_gpu_bench.py if it exists.
 # Everything is written under $OUT when set (else ./gpu_check_out).  Each step has its own
 # time limit ($T_TESTS, $T_BENCH, $T_TRAIN seconds) so one slow step cannot eat the rest.
@@ -67,6 +68,9 @@ if [ -z "${DLGN_MNIST_MODEL:-}" ]; then   # a trained MNIST model carried along,
   done
 fi
 [ -n "${DLGN_MNIST_MODEL:-}" ] && MODEL_ARGS=(--model "$DLGN_MNIST_MODEL")
+# the shipped conv net, weight-shared and flat side by side
+CONV_MODEL="${DLGN_CONV_MODEL:-examples/mnist_conv/mnist-conv.dlgn.npz}"
+[ -f "$CONV_MODEL" ] && MODEL_ARGS+=(--conv "$CONV_MODEL")
 log "MNIST net: ${DLGN_MNIST_MODEL:-none found, a random 800-6x8000-10 net stands in}"
 timeout "$T_BENCH" "$PY" benchmarks/cuda_bench.py "${MODEL_ARGS[@]}" \
   --json "$OUT/cuda_bench.json" ${CUDA_BENCH_ARGS:---word-bits 32} 2>&1 | tee "$OUT/cuda_bench.txt"

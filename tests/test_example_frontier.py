@@ -65,12 +65,13 @@ CONV_SHIPPED = {"examples/mnist_conv/mnist-conv.dlgn.npz": ("mnist", 0.96)}
 @pytest.mark.parametrize("path", [p for p in CONV_SHIPPED if (ROOT / p).is_file()])
 def test_shipped_conv_net(path):
     """The shipped conv net: its optimized weight-shared C build and its flat netlist give
-    the recorded test accuracy on every raw test image; the shared form's own reference
-    agrees on a slice."""
+    the recorded test accuracy on every raw test image, and so does its weight-shared CUDA
+    kernel (built through the CPU shim); the shared form's own reference agrees on a slice."""
     from dlgn.compiler.shared import load_shared, optimize_shared, simulate_shared
     from dlgn.compiler.simulate import simulate
     from dlgn.frontend.data import PRESETS, load_dataset
     from dlgn.runtime.c_build import build_c
+    from dlgn.runtime.cuda_build import build_cuda
     dataset, floor = CONV_SHIPPED[path]
     _need(dataset)
     sn = load_shared(ROOT / path)
@@ -78,8 +79,12 @@ def test_shipped_conv_net(path):
     assert t["recipe"] == PRESETS[t["preset"]], "the preset changed since this net was shipped"
     d = load_dataset(dataset)
     bits = encode(sn.meta["encoder"], d.x_test)
-    pred = build_c(optimize_shared(sn)).predict(bits)
+    opt = optimize_shared(sn)
+    pred = build_c(opt).predict(bits)
     assert int((pred == d.y_test).sum()) == t["test_correct"] and len(d.y_test) == t["n_test"]
+    cuda = build_cuda(opt, cpu_shim=True)
+    assert cuda.mode == "shared"
+    np.testing.assert_array_equal(cuda.predict(bits), pred)
     assert t["test_correct"] / t["n_test"] >= floor
     flat = sn.expand()
     np.testing.assert_array_equal(predict(flat, bits), pred)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from ..compiler.shared import ConvStage, SharedNet
+from ..compiler.shared import ConvStage, SharedNet, buffer_layout
 from .c import _DEFAULT_WB, _PROLOGUE, DEFAULT_CHUNK_GATES, CEmitter, _consts_runtime, cdef, \
     emit_header
 
@@ -47,26 +47,9 @@ class _TailEmitter(CEmitter):
     """The tail with its own chunk names (``<prefix>_t_chunk_N``)."""
 
 
-def _buffers(sn: SharedNet) -> list[dict]:
-    """The input buffer of every stage and the tail's features: shape, padding, offset."""
-    geo, off = [], 0
-    for st in sn.stages:
-        C, H, W = st.in_shape
-        p = st.padding if isinstance(st, ConvStage) else 0
-        geo.append({"C": C, "H": H, "W": W, "p": p, "Hp": H + 2 * p, "Wp": W + 2 * p,
-                    "off": off})
-        off += C * (H + 2 * p) * (W + 2 * p)
-    n = sn.tail.n_inputs
-    geo.append({"C": n, "H": 1, "W": 1, "p": 0, "Hp": 1, "Wp": 1, "off": off})
-    if sn.stages:
-        C, H, W = sn.stages[-1].out_shape
-        geo[-1].update(C=C, H=H, W=W, Hp=H, Wp=W)
-    return geo
-
-
 def _stage_code(sn: SharedNet, prefix: str) -> tuple[str, str, int]:
     """(kernel functions, the stage loops of the block evaluation, buffer words)."""
-    geo = _buffers(sn)
+    geo = buffer_layout(sn)
     funcs, body = [], []
     ni = sn.n_inputs
     if sn.stages:
@@ -143,7 +126,7 @@ def emit_shared(sn: SharedNet, word_bits: int | None = None, prefix: str = "dlgn
     if word_bits is not None and int(word_bits) not in (64, 128, 256, 512):
         raise ValueError(f"word_bits must be one of (64, 128, 256, 512) or None, got {word_bits!r}")
     funcs, stages, words = _stage_code(sn, prefix)
-    geo_off = _buffers(sn)[-1]["off"]
+    geo_off = buffer_layout(sn)[-1]["off"]
     tail = _TailEmitter(sn.tail, chunk_gates=chunk_gates, prefix=f"{prefix}_t")
     tail_ev = tail.emit_eval()
     n_slots = tail.n_slots + words

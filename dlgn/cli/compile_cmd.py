@@ -178,17 +178,21 @@ def run(args) -> int:
               "after": stats(net), "passes": passes, "files": {}}
     if lut_report is not None:
         report["lut_map"] = lut_report
-    shared = load_shared_form(args.model) if "c" in targets else None
+    shared = load_shared_form(args.model) if {"c", "cuda"} & set(targets) else None
+    if shared is not None:      # a conv net: C and CUDA loop its kernels, nothing unrolled
+        from ..compiler.shared import optimize_shared
+        report["shared"] = {"kernel_gates": shared.n_kernel_gates, "flat_gates": shared.n_gates}
+        if not args.no_optimize:
+            shared = optimize_shared(shared)
+        report["shared"]["kernel_gates_optimized"] = shared.n_kernel_gates
     for t in targets:
         opts = {"pipeline": args.pipeline, "head_stride": args.head_stride} \
             if t == "verilog" else {}
-        if t == "c" and shared is not None:   # a conv net: its kernels looped, not unrolled
-            from ..backends.cshared import write_files as write_shared
-            from ..compiler.shared import optimize_shared
-            files = write_shared(shared if args.no_optimize else optimize_shared(shared), out,
-                                 name=args.name)
-            report["shared"] = {"kernel_gates": shared.n_kernel_gates,
-                                "flat_gates": shared.n_gates}
+        if t in ("c", "cuda") and shared is not None:
+            from ..backends.cshared import write_files as write_c_shared
+            from ..backends.cudashared import write_files as write_cuda_shared
+            write = write_c_shared if t == "c" else write_cuda_shared
+            files = write(shared, out, name=args.name)
         else:
             files = write_files(net, t, out, name=args.name, **opts)
         if t == "verilog" and args.design:

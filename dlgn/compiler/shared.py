@@ -42,7 +42,7 @@ from .netlist import Netlist, NetlistError, NetlistFormatError
 
 __all__ = ["ConvStage", "PoolStage", "SharedNet", "SharedNetError", "inline", "or_table",
            "or_reduce", "simulate_shared", "is_packed", "load_shared", "SHARED_FORMAT",
-           "prune_channels", "optimize_shared"]
+           "prune_channels", "optimize_shared", "buffer_layout"]
 
 SHARED_FORMAT = "dlgn-shared"
 SHARED_VERSION = 1
@@ -489,6 +489,27 @@ def optimize_shared(sn: SharedNet) -> SharedNet:
                                 optimize(st.net), st.interleave)
                       if isinstance(st, ConvStage) else st for st in sn.stages],
                      sn.tail, sn.meta)
+
+
+def buffer_layout(sn: SharedNet) -> list[dict]:
+    """Where a stage-by-stage evaluation keeps its words: one buffer per stage input, then
+    the tail's features, each ``C`` channels of ``Hp x Wp`` cells (``Hp = H + 2p``: a conv's
+    zero border of ``p`` cells; its interior starts at row and column ``p``) at cell offset
+    ``off`` from the first buffer.  The last entry (the features) has ``p = 0`` and the
+    last stage's output shape; ``[-1]["off"] + tail.n_inputs`` cells in all.  The C and
+    CUDA emitters of the shared form both lay their buffers out so."""
+    geo, off = [], 0
+    for st in sn.stages:
+        C, H, W = st.in_shape
+        p = st.padding if isinstance(st, ConvStage) else 0
+        geo.append({"C": C, "H": H, "W": W, "p": p, "Hp": H + 2 * p, "Wp": W + 2 * p,
+                    "off": off})
+        off += C * (H + 2 * p) * (W + 2 * p)
+    geo.append({"C": sn.tail.n_inputs, "H": 1, "W": 1, "p": 0, "Hp": 1, "Wp": 1, "off": off})
+    if sn.stages:
+        C, H, W = sn.stages[-1].out_shape
+        geo[-1].update(C=C, H=H, W=W, Hp=H, Wp=W)
+    return geo
 
 
 def stage_lits(builder: NetlistBuilder, st, lits: np.ndarray) -> np.ndarray:

@@ -159,11 +159,20 @@ def build_cuda(netlist: Netlist, device: int = 0, word_bits: int = 32, cache_dir
                cpu_shim: bool = False, name: str = "model", **emit_options):
     """Emit, compile (cached) and load ``netlist`` for the GPU -> :class:`CompiledCudaModel`.
 
+    A convolutional net's weight-shared form (a :class:`~dlgn.compiler.shared.SharedNet` or
+    its packed netlist) compiles to one kernel per stage launched over the positions
+    (:mod:`dlgn.backends.cudashared`, ``model.mode == "shared"``); a plain netlist to the
+    straight-line kernel (``"flat"``).
+
     ``emit_options`` go to :func:`dlgn.backends.cuda.emit` (``chunk_gates``, ``storage``,
     ``min_blocks``); nvcc targets ``device``'s architecture ($DLGN_CUDA_ARCH overrides).
     ``cpu_shim=True``: build the same source with the host C++ compiler and the shim
     header; it then runs on numpy arrays on the CPU (no GPU needed)."""
-    if not isinstance(netlist, Netlist):
+    from ..compiler.shared import SharedNet, is_packed
+    if is_packed(netlist):
+        netlist = SharedNet.from_netlist(netlist)
+    shared = isinstance(netlist, SharedNet)
+    if not shared and not isinstance(netlist, Netlist):
         raise TypeError(f"expected a dlgn Netlist, got {type(netlist).__name__}")
     netlist.check()
     if not cpu_shim:
@@ -178,10 +187,16 @@ def build_cuda(netlist: Netlist, device: int = 0, word_bits: int = 32, cache_dir
             raise CudaUnavailableError("no CUDA GPU is available (torch.cuda.is_available() "
                                        "is False); use target 'c' or cpu_shim=True")
     prefix = _cuda.c_name(name)
-    em = _cuda.CudaEmitter(netlist, word_bits=word_bits, name=prefix, **emit_options)
+    if shared:        # a conv net: one kernel a stage, launched over positions
+        from ..backends.cudashared import SharedCudaEmitter
+        em = SharedCudaEmitter(netlist, word_bits=word_bits, name=prefix, **emit_options)
+    else:
+        em = _cuda.CudaEmitter(netlist, word_bits=word_bits, name=prefix, **emit_options)
     source = em.emit()
     path = _build_library(source, prefix, cpu_shim, device, cache_dir)
-    return CompiledCudaModel(netlist, path, prefix, em, device=device, cpu_shim=cpu_shim)
+    m = CompiledCudaModel(netlist, path, prefix, em, device=device, cpu_shim=cpu_shim)
+    m.mode = "shared" if shared else "flat"
+    return m
 
 
 class _Lib:
