@@ -32,7 +32,8 @@ from dlgn.compiler.builder import FALSE, NetlistBuilder
 from dlgn.compiler.gates import MAX_ARITY
 from dlgn.compiler.shared import ConvStage, PoolStage, or_reduce
 from .functional import tree_level
-from .layer import ESTIMATORS, INITS, PARAMETRIZATIONS, GateTables, _choice, init_gate_weight
+from .layer import BACKENDS, ESTIMATORS, INITS, PARAMETRIZATIONS, GateTables, _choice, \
+    init_gate_weight, triton_for
 from .relax import PHI_NAMES
 
 __all__ = ["LogicConv2d", "OrPool2d"]
@@ -87,15 +88,21 @@ class LogicConv2d(GateTables, _ImageModule):
     ``leaf`` long [out_channels, leaves, 3]: the (input channel, dy, dx) of every leaf.
     ``estimator="hard"`` forwards every node's output thresholded at 0.5 with the
     relaxation's gradient.  ``init_z``: the residual init's logit (default that of
-    :data:`dlgn.frontend.layer.RI_MU`)."""
+    :data:`dlgn.frontend.layer.RI_MU`).  ``backend``: as :class:`LogicLayer`'s ("auto":
+    Triton on CUDA tensors); with Triton each tree level of the training forward is one
+    call of the fused kernels of :mod:`dlgn.frontend.triton_layer` over positions x samples
+    (the leaf gather stays one ``index_select``)."""
 
     def __init__(self, in_shape, out_channels: int, kernel_size: int = 3, depth: int = 2,
                  arity: int = 2, tree_channels: int = 2, stride: int = 1, padding: int = 0,
                  interleave: int = 1, parametrization: str = "iwp", init: str = "residual",
                  phi: str = "sigmoid", estimator: str = "soft", init_z: float | None = None,
-                 seed: int | None = None, generator: torch.Generator | None = None):
+                 seed: int | None = None, generator: torch.Generator | None = None,
+                 backend: str = "auto"):
         super().__init__()
         _choice("parametrization", parametrization, PARAMETRIZATIONS)
+        _choice("backend", backend, BACKENDS)
+        self.backend = backend
         _choice("init", init, INITS)
         _choice("phi", phi, PHI_NAMES)
         _choice("estimator", estimator, ESTIMATORS[:2])
@@ -212,7 +219,8 @@ class LogicConv2d(GateTables, _ImageModule):
             if not xt.dtype.is_floating_point:
                 raise TypeError(f"training-mode input must be floating point, got {xt.dtype}")
             omega = self.omega()
-            return self._trees(xt, omega, self.estimator == "hard").t()
+            return self._trees(xt, omega, self.estimator == "hard",
+                               triton_for(self.backend, xt)).t()
         dtype = xt.dtype if xt.dtype.is_floating_point else torch.float32
         bits = (xt >= 0.5) if xt.dtype.is_floating_point else (xt != 0)
         tab = self.table_bits().to(dtype)
@@ -223,8 +231,10 @@ class LogicConv2d(GateTables, _ImageModule):
                 for i in range(0, B, step)] if B else [self._trees(bits.to(dtype), tab, False)]
         return torch.cat(outs, dim=1).t()
 
-    def _trees(self, xt: torch.Tensor, omega: torch.Tensor, hard: bool) -> torch.Tensor:
-        """xt[in, B] (feature-major) -> [out_features, B]."""
+    def _trees(self, xt: torch.Tensor, omega: torch.Tensor, hard: bool,
+               triton=None) -> torch.Tensor:
+        """xt[in, B] (feature-major) -> [out_features, B]; ``triton``: the Triton kernels
+        module, to run each level through (else :func:`tree_level`)."""
         B = xt.shape[1]
         ext = torch.cat([xt, xt.new_zeros(1, B)])
         v = ext.index_select(0, self.gidx.to(xt.device))
@@ -232,7 +242,12 @@ class LogicConv2d(GateTables, _ImageModule):
         a, off = self.arity, 0
         for n in self.level_sizes:
             rows = self.out_channels * n
-            v = tree_level(v.view(rows, a, M), omega[off:off + rows])
+            if triton is not None:      # level = a dense layer over consecutive rows
+                idx = torch.arange(rows * a, dtype=torch.int32, device=v.device).view(rows, a)
+                v = triton.logic_forward_triton_fm(v.reshape(rows * a, M), idx,
+                                                   omega[off:off + rows], check_index=False)
+            else:
+                v = tree_level(v.view(rows, a, M), omega[off:off + rows])
             off += rows
             if hard:
                 v = v + ((v >= 0.5).to(v.dtype) - v).detach()
@@ -287,7 +302,8 @@ class LogicConv2d(GateTables, _ImageModule):
                 f"tree_channels={self.tree_channels}, stride={self.stride}, "
                 f"padding={self.padding}, parametrization={self.parametrization!r}"
                 + (f", interleave={self.interleave}" if self.interleave != 1 else "")
-                + (f", estimator={self.estimator!r}" if self.estimator != "soft" else ""))
+                + (f", estimator={self.estimator!r}" if self.estimator != "soft" else "")
+                + (f", backend={self.backend!r}" if self.backend != "auto" else ""))
 
 
 class OrPool2d(_ImageModule):

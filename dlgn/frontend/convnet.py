@@ -85,7 +85,7 @@ class ConvLogicNet(LogicNet):
                              blk["padding"], interleave=bits if i == 0 else 1,
                              parametrization=parametrization, init=init, phi=phi,
                              estimator="hard" if estimator == "hard" else "soft",
-                             init_z=init_z, generator=gen)
+                             init_z=init_z, generator=gen, backend=backend)
             mods.append(cv)
             shape = cv.out_shape
             if blk["pool"] and blk["pool"] > 1:

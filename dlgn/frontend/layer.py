@@ -145,6 +145,31 @@ def init_gate_weight(n: int, k: int, parametrization: str, init: str, phi: str, 
     return torch.randn(n, 1 << k, generator=gen) * RI_SIGMA + mu * sign
 
 
+def triton_for(backend: str, x: torch.Tensor):
+    """The Triton kernels module when ``backend`` ("auto", "torch", "triton") picks them for
+    activations ``x``, else None: "triton" always (an ImportError naming the fix if triton
+    is missing), "auto" on a CUDA tensor of float32/bfloat16 where the kernels can run."""
+    if backend == "torch":
+        return None
+    if backend == "triton" or (backend == "auto" and x.is_cuda):
+        try:
+            mod = importlib.import_module("dlgn.frontend.triton_layer")
+        except ImportError as e:
+            if backend == "triton":
+                raise ImportError("backend='triton' needs triton and "
+                                  f"dlgn.frontend.triton_layer ({e}); pip install triton, "
+                                  "or use backend='torch'") from e
+            log.debug("triton backend unavailable (%s); using torch", e)
+            return None
+        if backend == "triton":
+            return mod
+        # auto: only where the kernels can run (GPU or interpreter) on their dtypes
+        if mod.triton_available(x.device) and x.dtype in (torch.float32, torch.bfloat16):
+            return mod
+        log.debug("triton kernels cannot run on %s/%s; using torch", x.device, x.dtype)
+    return None
+
+
 class GateTables:
     """What a module of learned gates shares (a mixin over ``weight``, ``parametrization``,
     ``phi`` and ``arity``): the soft truth tables, the discretized ones, and the noisy ones
@@ -299,25 +324,8 @@ class LogicLayer(GateTables, nn.Module):
         return add_layer(builder, in_lits, self.fanin(), self.tables())
 
     def _relaxed_fn(self, x):
-        if self.backend == "torch":
-            return logic_forward_torch
-        if self.backend == "triton" or (self.backend == "auto" and x.is_cuda):
-            try:
-                mod = importlib.import_module("dlgn.frontend.triton_layer")
-            except ImportError as e:
-                if self.backend == "triton":
-                    raise ImportError("backend='triton' needs triton and "
-                                      f"dlgn.frontend.triton_layer ({e}); pip install triton, "
-                                      "or use backend='torch'") from e
-                log.debug("triton backend unavailable (%s); using torch", e)
-                return logic_forward_torch
-            if self.backend == "triton":
-                return mod.logic_forward_triton
-            # auto: only where the kernels can run (GPU or interpreter) on their dtypes
-            if mod.triton_available(x.device) and x.dtype in (torch.float32, torch.bfloat16):
-                return mod.logic_forward_triton
-            log.debug("triton kernels cannot run on %s/%s; using torch", x.device, x.dtype)
-        return logic_forward_torch
+        mod = triton_for(self.backend, x)
+        return logic_forward_torch if mod is None else mod.logic_forward_triton
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor):
