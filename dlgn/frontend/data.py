@@ -503,12 +503,13 @@ PRESETS: dict[str, dict] = {
         estimator="soft", epochs=7, batch_size=128, lr=0.02, tau=10.0, schedule="cosine",
         val_split=0.1),
     # mnist-conv's net on Fashion-MNIST, on a 4-bit thermometer (more bits won on the dense
-    # Fashion-MNIST sweeps; a tree reads 2 of the 4 channels, so they cost no gates)
+    # Fashion-MNIST sweeps; a tree reads 2 of the 4 channels, so they cost no gates); the
+    # hard estimator (no discretization gap) won here: 80.46 against 79.58 % soft
     "fashion-conv": dict(dataset="fashion-mnist", conv=[
         dict(channels=16, depth=3, padding=1, pool=2),
         dict(channels=48, depth=3, padding=1, pool=2),
         dict(channels=144, depth=3, padding=1, pool=2)], layers="8000,10000", bits=4,
-        estimator="soft", epochs=7, batch_size=128, lr=0.02, tau=10.0, schedule="cosine",
+        estimator="hard", epochs=7, batch_size=128, lr=0.02, tau=10.0, schedule="cosine",
         val_split=0.1),
     # LogicTreeNet-S-like CIFAR-10 (the paper's settings: 2-bit thermometer, k = 32 with
     # k, 4k, 16k, 32k channels, OR pooling, residual init z = 5, 1K outputs per class with
