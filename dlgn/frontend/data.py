@@ -385,6 +385,12 @@ DATASETS: dict[str, Callable[..., dict]] = {
 }
 
 
+def _mnist_convs() -> list[dict]:
+    """The 28x28 conv recipes' three blocks (16, 48, 144 channels; depth-3 trees, padding 1,
+    OR pooling 2x2), a fresh list for each preset."""
+    return [dict(channels=c, depth=3, padding=1, pool=2) for c in (16, 48, 144)]
+
+
 #: Training recipes, the defaults of ``dlgn train --dataset NAME``: the network (``layers``,
 #: gates per layer as in ``--layers``) and Adam's settings, measured to give a good discrete
 #: model on each built-in data set (README, "Data sets"; tests/test_presets.py).
@@ -496,30 +502,21 @@ PRESETS: dict[str, dict] = {
                              tau=10.0, schedule="cosine", val_split=0.1),
     # convolutional recipes (issue 14; benchmarks/conv_mnist.py measures them): logic trees
     # of depth 3 over 3x3 fields of 2 channels, OR pooling, LogicTreeNet-S-like widths
-    "mnist-conv": dict(dataset="mnist", conv=[
-        dict(channels=16, depth=3, padding=1, pool=2),
-        dict(channels=48, depth=3, padding=1, pool=2),
-        dict(channels=144, depth=3, padding=1, pool=2)], layers="8000,10000", bits=2,
+    "mnist-conv": dict(dataset="mnist", conv=_mnist_convs(), layers="8000,10000", bits=2,
         estimator="soft", epochs=7, batch_size=128, lr=0.02, tau=10.0, schedule="cosine",
         val_split=0.1),
     # mnist-conv's convolutions with the dense recipes' tail (8000, 4000, 4000 four-input
     # gates, learned wiring K = 8), soft (relaxed) gates, images shifted by up to 1 px:
     # 97.22 % (examples/mnist_conv); the same with hard gates learned slower (94.02 %
     # validation at epoch 5 of 15, against 96.27 % soft) and was stopped
-    "mnist-conv-ls": dict(dataset="mnist", conv=[
-        dict(channels=16, depth=3, padding=1, pool=2),
-        dict(channels=48, depth=3, padding=1, pool=2),
-        dict(channels=144, depth=3, padding=1, pool=2)], layers="8000,4000,4000", arity=4,
-        connections="learned", candidates=[8, 8, 8], bits=2, shift=1, estimator="soft",
+    "mnist-conv-ls": dict(dataset="mnist", conv=_mnist_convs(), layers="8000,4000,4000",
+        arity=4, connections="learned", candidates=[8, 8, 8], bits=2, shift=1, estimator="soft",
         epochs=12, batch_size=128, lr=0.02, tau=10.0, schedule="cosine", val_split=0.1),
     # mnist-conv's net on Fashion-MNIST, on a 4-bit thermometer (more bits won on the dense
     # Fashion-MNIST sweeps; a tree reads 2 of the 4 channels, so they cost no gates); the
     # hard estimator (no discretization gap) won here: 80.46 against 79.58 % soft
-    "fashion-conv": dict(dataset="fashion-mnist", conv=[
-        dict(channels=16, depth=3, padding=1, pool=2),
-        dict(channels=48, depth=3, padding=1, pool=2),
-        dict(channels=144, depth=3, padding=1, pool=2)], layers="8000,10000", bits=4,
-        estimator="hard", epochs=7, batch_size=128, lr=0.02, tau=10.0, schedule="cosine",
+    "fashion-conv": dict(dataset="fashion-mnist", conv=_mnist_convs(), layers="8000,10000",
+        bits=4, estimator="hard", epochs=7, batch_size=128, lr=0.02, tau=10.0, schedule="cosine",
         val_split=0.1),
     # LogicTreeNet-S-like CIFAR-10 (the paper's settings: 2-bit thermometer, k = 32 with
     # k, 4k, 16k, 32k channels, OR pooling, residual init z = 5, 1K outputs per class with
