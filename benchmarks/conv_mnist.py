@@ -142,7 +142,7 @@ def main(argv=None) -> int:
         # train_wall_s / train_cpu_s: this process only (a resumed run counts from its resume)
         out.update(recipe=recipe, train_s=secs[-1] if secs else None, train_wall_s=wall,
                    train_cpu_s=cpu,
-                   best_epoch=hist.get("best_epoch"), val_acc=hist.get("discrete_acc"),
+                   best_epoch=hist.get("best_epoch"), val_acc=hist.get("val_discrete_acc"),
                    max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         net.eval()
         with torch.no_grad():
