@@ -167,6 +167,32 @@ def test_op_parametrization_and_hard_estimator():
             == conv(xb).numpy().astype(bool)).all()
 
 
+def test_gumbel_estimator_is_hard_noisy_and_replays():
+    conv = LogicConv2d((2, 6, 6), 4, depth=2, arity=3, padding=1, seed=5)
+    ref = LogicConv2d((2, 6, 6), 4, depth=2, arity=3, padding=1, estimator="gumbel", seed=5)
+    assert torch.equal(conv.weight, ref.weight) and "gumbel" in repr(ref)
+    x = (torch.rand(8, conv.in_features, generator=torch.Generator().manual_seed(0)) > 0.5).float()
+    outs = []
+    for _ in range(2):
+        torch.manual_seed(11)
+        outs.append(ref(x))
+    assert set(torch.unique(outs[0]).tolist()) <= {0.0, 1.0}
+    assert torch.equal(outs[0], outs[1])                  # the noise is torch's global RNG
+    torch.manual_seed(12)
+    assert not torch.equal(ref(x), outs[0])               # ... drawn anew every forward
+    outs[0].sum().backward()
+    assert ref.weight.grad.abs().sum() > 0
+    ref.eval()
+    conv.eval()
+    assert torch.equal(ref(x), conv(x))                   # eval: the plain truth tables
+
+
+def test_convnet_gives_its_estimator_to_the_trees():
+    net = ConvLogicNet(36, image=(1, 6, 6), conv=[dict(channels=3, padding=1, pool=2)],
+                       layers=[12], n_classes=2, seed=0, estimator="gumbel")
+    assert {m.estimator for m in net.layers if hasattr(m, "estimator")} == {"gumbel"}
+
+
 @pytest.mark.parametrize("bad", [dict(out_channels=0), dict(kernel_size=9), dict(interleave=3),
                                  dict(parametrization="op", arity=3), dict(depth=0),
                                  dict(arity=7)])

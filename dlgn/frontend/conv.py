@@ -87,7 +87,9 @@ class LogicConv2d(GateTables, _ImageModule):
     leaves / arity`` nodes first, channel-major), shared by all positions.  Buffer
     ``leaf`` long [out_channels, leaves, 3]: the (input channel, dy, dx) of every leaf.
     ``estimator="hard"`` forwards every node's output thresholded at 0.5 with the
-    relaxation's gradient.  ``init_z``: the residual init's logit (default that of
+    relaxation's gradient; ``"gumbel"`` does the same on truth tables perturbed by the
+    Gumbel-max trick's noise (as :class:`LogicLayer`'s, drawn anew every forward).
+    ``init_z``: the residual init's logit (default that of
     :data:`dlgn.frontend.layer.RI_MU`).  ``backend``: as :class:`LogicLayer`'s ("auto":
     Triton on CUDA tensors); with Triton each tree level of the training forward is one
     call of the fused kernels of :mod:`dlgn.frontend.triton_layer` over positions x samples
@@ -105,7 +107,7 @@ class LogicConv2d(GateTables, _ImageModule):
         self.backend = backend
         _choice("init", init, INITS)
         _choice("phi", phi, PHI_NAMES)
-        _choice("estimator", estimator, ESTIMATORS[:2])
+        _choice("estimator", estimator, ESTIMATORS)
         self.in_shape = _shape3("in_shape", in_shape)
         C, H, W = self.in_shape
         self.out_channels = _int("out_channels", out_channels, 1)
@@ -218,8 +220,8 @@ class LogicConv2d(GateTables, _ImageModule):
         if self.training:
             if not xt.dtype.is_floating_point:
                 raise TypeError(f"training-mode input must be floating point, got {xt.dtype}")
-            omega = self.omega()
-            return self._trees(xt, omega, self.estimator == "hard",
+            omega = self._noisy_omega() if self.estimator == "gumbel" else self.omega()
+            return self._trees(xt, omega, self.estimator != "soft",
                                triton_for(self.backend, xt)).t()
         dtype = xt.dtype if xt.dtype.is_floating_point else torch.float32
         bits = (xt >= 0.5) if xt.dtype.is_floating_point else (xt != 0)

@@ -84,7 +84,7 @@ class ConvLogicNet(LogicNet):
                              blk.get("arity", tree_arity), blk["tree_channels"], blk["stride"],
                              blk["padding"], interleave=bits if i == 0 else 1,
                              parametrization=parametrization, init=init, phi=phi,
-                             estimator="hard" if estimator == "hard" else "soft",
+                             estimator=estimator,
                              init_z=init_z, generator=gen, backend=backend)
             mods.append(cv)
             shape = cv.out_shape
