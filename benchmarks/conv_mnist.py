@@ -39,7 +39,7 @@ def _train(args) -> tuple:
     from dlgn.frontend.data import PRESETS, load_dataset
     from dlgn.frontend.train import train
     recipe = dict(PRESETS[args.preset])
-    for key in ("epochs", "batch_size", "lr", "tau", "estimator", "bits", "shift"):
+    for key in ("epochs", "batch_size", "lr", "tau", "estimator", "bits", "shift", "hard_epochs"):
         if getattr(args, key) is not None:
             recipe[key] = getattr(args, key)
     ns = argparse.Namespace(**{**PRESET_DEFAULTS, "parametrization": "iwp", "init": "residual",
@@ -52,7 +52,7 @@ def _train(args) -> tuple:
     hist = train(net, data, epochs=ns.epochs, batch_size=ns.batch_size, lr=ns.lr, seed=args.seed,
                  schedule=ns.schedule, val_split=ns.val_split, progress=False, log=args.log,
                  eval_every=1, checkpoint=args.checkpoint, resume=bool(args.checkpoint),
-                 augment=augmentation(ns, data))
+                 augment=augmentation(ns, data), hard_epochs=ns.hard_epochs)
     wall, cpu = time.time() - t0, time.process_time() - c0
     return net, data, hist, recipe, wall, cpu
 
@@ -108,7 +108,9 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float)
     ap.add_argument("--tau", type=float)
     ap.add_argument("--bits", type=int)
-    ap.add_argument("--estimator", choices=("soft", "hard"))
+    ap.add_argument("--estimator", choices=("soft", "hard", "gumbel"))
+    ap.add_argument("--hard-epochs", dest="hard_epochs", type=int,
+                    help="train the last N epochs with the hard estimator")
     ap.add_argument("--shift", type=int, help="shift training images by up to N px (augmentation)")
     ap.add_argument("--limit", type=int, help="first N training/test rows (smoke runs)")
     ap.add_argument("--threads", type=int, default=1)

@@ -132,3 +132,16 @@ def test_binary_code_option(tmp_path):
                 ["--dataset", "monk1", "--binary-code"]):
         assert main(["-q", "train", *bad, "-o", str(tmp_path / "x.pt")]) == 2
         assert not (tmp_path / "x.pt").exists()
+
+
+def test_hard_epochs_option(tmp_path, capsys):
+    hist = _train(tmp_path, "--dataset", "monk1", "--epochs", "3", "--hard-epochs", "2")
+    assert hist["soft_acc"][-1] == hist["discrete_acc"][-1]        # the last epoch was hard
+    from dlgn.frontend.checkpoint import read_model_file
+    recipe = json.loads(read_model_file(tmp_path / "m.pt")["extra"]["recipe"])
+    assert recipe["hard_epochs"] == 2
+    out = tmp_path / "bad.pt"
+    assert main(["-q", "train", "--dataset", "monk1", "--epochs", "3", "--hard-epochs", "4",
+                 "--no-progress", "-o", str(out)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "hard_epochs" in err[0] and not out.exists()

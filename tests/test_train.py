@@ -354,3 +354,34 @@ def test_adam_falls_back_where_no_kernel_is_fused(monk1, monkeypatch):
     assert not opt.defaults["fused"]
     hist = train(_net(monk1), monk1, epochs=1, batch_size=16, lr=0.1, progress=False)
     assert hist["loss"]
+
+
+def test_hard_epochs_switch_the_estimator_and_resume_exactly(monk1, tmp_path):
+    """The last ``hard_epochs`` epochs forward 0/1 gate outputs (the soft accuracy the
+    trainer measures is then the discrete one); the modules get "soft" back afterwards;
+    an interrupted run resumes into the same hard phase."""
+    kw = dict(epochs=3, batch_size=32, lr=0.05, progress=False, seed=4, schedule="cosine",
+              hard_epochs=2)
+    seen = []
+    ref = _net(monk1)
+    h_ref = train(ref, monk1, log=lambda r: seen.append([m.estimator for m in ref.layers]), **kw)
+    assert seen == [["soft"] * 3, ["hard"] * 3, ["hard"] * 3]
+    assert [m.estimator for m in ref.layers] == ["soft"] * 3
+    assert h_ref["soft_acc"][-1] == h_ref["discrete_acc"][-1]
+    plain = _net(monk1)
+    train(plain, monk1, **{**kw, "hard_epochs": 0})
+    assert not _same_state(plain.state_dict(), ref.state_dict())    # the phase is real
+    ck = tmp_path / "ck.pt"
+    train(_net(monk1), monk1, checkpoint=ck, max_steps=6, **kw)     # stops in epoch 2
+    b = _net(monk1)
+    h_b = train(b, monk1, checkpoint=ck, resume=True, **kw)
+    assert _same_state(b.state_dict(), ref.state_dict())
+    assert h_b["loss"] == h_ref["loss"]
+    with pytest.raises(CheckpointMismatchError, match="hard_epochs"):
+        train(_net(monk1), monk1, checkpoint=ck, resume=True, **{**kw, "hard_epochs": 1})
+
+
+@pytest.mark.parametrize("bad", [-1, 4, 1.5, True])
+def test_hard_epochs_errors(monk1, bad):
+    with pytest.raises(ValueError, match="hard_epochs"):
+        train(_net(monk1), monk1, epochs=3, progress=False, hard_epochs=bad)

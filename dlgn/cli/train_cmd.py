@@ -31,7 +31,7 @@ PRESET_DEFAULTS = {"layers": None, "epochs": None, "batch_size": None, "lr": Non
                    "candidates": 8, "selection": "hard", "estimator": "soft", "bits": None,
                    "crop": None, "learn_thresholds": False, "aligned": False,
                    "code": "unary",
-                   "val_split": 0.0, "shift": 0, "flip": False,
+                   "val_split": 0.0, "shift": 0, "flip": False, "hard_epochs": 0,
                    "conv": None, "image": None, "init_z": None, "head_weights": 0}
 PRESET_OPTIONS = tuple(PRESET_DEFAULTS)
 
@@ -199,6 +199,10 @@ def add_parser(sub):
                    help="how a gate forwards in training: relaxed, thresholded "
                         "(straight-through) or Gumbel-perturbed and thresholded "
                         "(default: preset, else soft)")
+    p.add_argument("--hard-epochs", type=nonneg_int, default=None, metavar="N",
+                   help="train the last N epochs with the hard estimator (0/1 outputs, the "
+                        "relaxation's gradient), so that the net learns the function it is "
+                        "exported as (default: preset, else 0)")
     p.add_argument("--head-weights", type=_head_weight, default=None, metavar="W",
                    help="learn an integer weight in 0..W for every output bit of the last "
                         "layer (a class's score is the weighted count; weight 0 drops the "
@@ -262,6 +266,8 @@ def _describe(recipe: dict) -> str:
                      + (f" (K={ks})" if recipe["connections"] == "learned" else ""))
     if recipe.get("estimator", "soft") != "soft":
         parts.append(f"{recipe['estimator']} gates")
+    if recipe.get("hard_epochs"):
+        parts.append(f"hard gates in the last {recipe['hard_epochs']} epochs")
     if recipe.get("crop"):
         parts.append(f"{recipe['crop']}x{recipe['crop']} crop")
     binary = recipe.get("code", "unary") == "binary"
@@ -436,7 +442,7 @@ def _train_rank(rank: int, args) -> dict:
                  device=args.device, seed=args.seed, checkpoint=args.checkpoint,
                  resume=args.resume, eval_every=args.eval_every, schedule=args.schedule,
                  progress=not args.no_progress and rank == 0, log=args.log,
-                 val_split=args.val_split, augment=augment)
+                 val_split=args.val_split, augment=augment, hard_epochs=args.hard_epochs)
     if rank == 0:
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -489,6 +495,9 @@ def run(args) -> int:
     recipe = resolve_preset(args)
     if args.arity > 6:
         raise UsageError(f"--arity must be 1..6, got {args.arity}")
+    if args.hard_epochs > args.epochs:
+        raise UsageError(f"--hard-epochs {args.hard_epochs} is more than the "
+                         f"{args.epochs} epochs (hard_epochs must be 0..epochs)")
     parse_layers(args.layers)
     check_outputs(args)
     log.info("recipe (preset %s; options given here override it): %s", recipe["name"],

@@ -19,6 +19,7 @@ resumption from checkpoints, and DistributedDataParallel when torch.distributed 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -512,7 +513,8 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
           eval_batch_size: int = 1024, weight_decay: float = 0.0,
           eval_train: int = 0, schedule: str = "constant",
           discrete: str = "auto", val_split: float = 0.0, select_best: bool = True,
-          augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None) -> dict:
+          augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+          hard_epochs: int = 0) -> dict:
     """Train ``net`` on ``data`` with Adam; returns the history dict.
 
     ``data``: a :class:`~dlgn.frontend.data.Dataset` (raw features, encoded by the net) or
@@ -538,6 +540,11 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
     resumed run sees the same data. Validation and test rows are never augmented.
     ``weight_decay`` never applies to IWP truth-table weights (decay pulls omega towards the
     undecided 1/2) nor to connection logits (towards the uniform mixture).
+    ``hard_epochs``: the last that many epochs train with the hard estimator (every module
+    whose ``estimator`` is "soft" forwards its 0/1 outputs with the relaxation's gradient),
+    so that the net learns the discretized function it will be exported as; the modules
+    get their own estimators back when training ends (a function of the epoch: it resumes
+    exactly).
     History: lists ``epoch``, ``step``, ``loss``, ``train_acc`` (running, soft),
     ``soft_acc``, ``discrete_acc`` (test; None when not evaluated), ``seconds``.
     """
@@ -550,6 +557,10 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
         raise TrainingError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
     if augment is not None and not callable(augment):
         raise TrainingError(f"augment must be a callable (x, rng) -> x, got {augment!r}")
+    if isinstance(hard_epochs, bool) or not isinstance(hard_epochs, (int, np.integer)) \
+            or not 0 <= hard_epochs <= int(epochs):
+        raise TrainingError(f"hard_epochs must be an int in 0..epochs ({int(epochs)}), got "
+                            f"{hard_epochs!r}")
     rank, world = _dist()
     dev = _resolve_device(device)
     if dev.type == "cuda" and dev.index is None and world > 1:
@@ -569,6 +580,8 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
     run_args = {"batch_size": int(batch_size), "lr": float(lr), "seed": int(seed),
                 "world_size": world, "schedule": schedule, "val_split": float(val_split),
                 "augment": _augment_key(augment)}
+    if hard_epochs:     # (recorded only when used: older checkpoints resume as they were)
+        run_args["hard_epochs"] = int(hard_epochs)
     ck = None
     if resume and ck_path is not None and ck_path.exists():
         ck = load_checkpoint(ck_path)
@@ -640,9 +653,12 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
 
     stopped = False
     interrupted = _SigintFlag(enabled=world == 1)
-    with interrupted:
+    soft = [m for m in net.modules() if getattr(m, "estimator", None) == "soft"]
+    with interrupted, _restoring_estimators(soft):
         for epoch in range(start_epoch, int(epochs)):
             t0 = time.perf_counter()
+            for m in soft:
+                m.estimator = "hard" if epoch >= int(epochs) - int(hard_epochs) else "soft"
             if augment is not None:
                 Xtr = _augmented(net, augment, xtr, seed, epoch, dev)
             order = _batch_order(n, seed, epoch).to(dev)
@@ -756,6 +772,17 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
 
 def _fmt(v):
     return "-" if v is None else f"{v:.4f}"
+
+
+@contextlib.contextmanager
+def _restoring_estimators(modules):
+    """Give ``modules`` their estimators back however training ends."""
+    saved = [m.estimator for m in modules]
+    try:
+        yield
+    finally:
+        for m, est in zip(modules, saved):
+            m.estimator = est
 
 
 def _warn_discrete_gap(hist: dict) -> None:
