@@ -579,9 +579,7 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
     ck_path = Path(checkpoint) if checkpoint else None
     run_args = {"batch_size": int(batch_size), "lr": float(lr), "seed": int(seed),
                 "world_size": world, "schedule": schedule, "val_split": float(val_split),
-                "augment": _augment_key(augment)}
-    if hard_epochs:     # (recorded only when used: older checkpoints resume as they were)
-        run_args["hard_epochs"] = int(hard_epochs)
+                "augment": _augment_key(augment), "hard_epochs": int(hard_epochs)}
     ck = None
     if resume and ck_path is not None and ck_path.exists():
         ck = load_checkpoint(ck_path)
