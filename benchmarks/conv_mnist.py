@@ -1,7 +1,7 @@
 """Convolutional logic nets on MNIST / Fashion-MNIST (issue 14): train, compile, check, time.
 
     nice python benchmarks/conv_mnist.py --preset mnist-conv --out /tmp/conv      # train + all
-    python benchmarks/conv_mnist.py --model examples/mnist_conv/mnist-conv-ls.dlgn.npz  # compile only
+    python benchmarks/conv_mnist.py --model examples/mnist_conv/mnist-conv-lsh.dlgn.npz  # compile only
     python benchmarks/conv_mnist.py --preset mnist-conv --limit 2000 --epochs 1     # smoke run
 
 Training runs the ``dlgn train --preset`` recipe (:data:`dlgn.frontend.data.PRESETS`; any

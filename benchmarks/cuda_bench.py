@@ -1,7 +1,7 @@
 """CUDA backend on a GPU: build, check against the simulator, measure samples/s.
 
     python benchmarks/cuda_bench.py [--model PATH] [--vectors 1000000] [--big-gates 1000000]
-                                    [--conv examples/mnist_conv/mnist-conv-ls.dlgn.npz]
+                                    [--conv examples/mnist_conv/mnist-conv-lsh.dlgn.npz]
 
 For each net (the MNIST net from ``--model``, default a random layered 800 -> 6 x 8000 ->
 10-class net; and a ~1M-gate random layered net): compile with nvcc (timed), run on 10^6

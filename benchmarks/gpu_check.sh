@@ -69,7 +69,7 @@ if [ -z "${DLGN_MNIST_MODEL:-}" ]; then   # a trained MNIST model carried along,
 fi
 [ -n "${DLGN_MNIST_MODEL:-}" ] && MODEL_ARGS=(--model "$DLGN_MNIST_MODEL")
 # the shipped conv net, weight-shared and flat side by side
-CONV_MODEL="${DLGN_CONV_MODEL:-examples/mnist_conv/mnist-conv-ls.dlgn.npz}"
+CONV_MODEL="${DLGN_CONV_MODEL:-examples/mnist_conv/mnist-conv-lsh.dlgn.npz}"
 [ -f "$CONV_MODEL" ] && MODEL_ARGS+=(--conv "$CONV_MODEL")
 log "MNIST net: ${DLGN_MNIST_MODEL:-none found, a random 800-6x8000-10 net stands in}"
 timeout "$T_BENCH" "$PY" benchmarks/cuda_bench.py "${MODEL_ARGS[@]}" \
