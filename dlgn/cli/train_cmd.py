@@ -267,7 +267,8 @@ def _describe(recipe: dict) -> str:
     if recipe.get("estimator", "soft") != "soft":
         parts.append(f"{recipe['estimator']} gates")
     if recipe.get("hard_epochs"):
-        parts.append(f"hard gates in the last {recipe['hard_epochs']} epochs")
+        n = recipe["hard_epochs"]
+        parts.append(f"hard gates in the last {n} epoch{'s' if n > 1 else ''}")
     if recipe.get("crop"):
         parts.append(f"{recipe['crop']}x{recipe['crop']} crop")
     binary = recipe.get("code", "unary") == "binary"
@@ -435,9 +436,11 @@ def _train_rank(rank: int, args) -> dict:
     net = build_net(args, data)
     if rank == 0:
         widths = parse_layers(args.layers)
+        convs = len(args.conv or [])
         log.info("%s: %d train / %d test rows, %d features -> %d input bits -> %d gates in "
-                 "%d layers", data.name, len(data.x_train), len(data.x_test), data.n_features,
-                 net.n_inputs, sum(widths), len(widths))
+                 "%s%d layers", data.name, len(data.x_train), len(data.x_test), data.n_features,
+                 net.n_inputs, net.n_gates, f"{convs} conv blocks and " if convs else "",
+                 len(widths))
     hist = train(net, data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                  device=args.device, seed=args.seed, checkpoint=args.checkpoint,
                  resume=args.resume, eval_every=args.eval_every, schedule=args.schedule,
