@@ -68,10 +68,31 @@ def test_tree_level_on_bits_is_the_table_lookup_with_the_literal_gradients(k, mo
     ref = torch.stack(refs)
     rv, rw = torch.autograd.grad((ref * gy).sum(), (v, w))
     monkeypatch.setattr("dlgn.frontend.functional._Tree.apply", None)   # the vertex path
+    monkeypatch.setattr("dlgn.frontend.functional._Tree2.apply", None)
     y = tree_level(v, w)
     gv, gw = torch.autograd.grad((y * gy).sum(), (v, w))
     for a, b in ((y, ref), (gv, rv), (gw, rw)):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("m", [0, 1, 63, 64, 65])
+@pytest.mark.parametrize("binary", [False, True])
+def test_tree_level_fast_paths_equal_the_interpolation(m, binary):
+    """Two-input levels take the reduced form (_Tree2), 0/1 inputs the in-place lookup
+    (_TreeVertex): both give the interpolation's values and gradients (float32 rounding)."""
+    from dlgn.frontend.functional import _Tree
+    g = torch.Generator().manual_seed(m)
+    for k in (2, 3) if binary else (2,):
+        v = torch.rand(9, k, m, generator=g)
+        v = (v > 0.5).float() if binary else v
+        v.requires_grad_()
+        w = torch.rand(9, 1 << k, generator=g, requires_grad=True)
+        gy = torch.randn(9, m, generator=g)
+        ref = _Tree.apply(v, w)
+        got = tree_level(v, w)
+        for a, b in zip((got, *torch.autograd.grad((got * gy).sum(), (v, w))),
+                        (ref, *torch.autograd.grad((ref * gy).sum(), (v, w)))):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
 def _reference_trees(conv, x):

@@ -73,23 +73,61 @@ class _Gate2(torch.autograd.Function):
         b = xt.index_select(0, idx[:, 1])
         ctx.save_for_backward(a, b, idx, c)
         ctx.n_in = xt.shape[0]
-        c0, c1, c2, c3 = c[:, 0:1], c[:, 1:2], c[:, 2:3], c[:, 3:4]
-        return torch.addcmul(torch.addcmul(c0, c2, b), a, torch.addcmul(c1, c3, b))
+        return _gate2(a, b, c)
 
     @staticmethod
     def backward(ctx, g):
         a, b, idx, c = ctx.saved_tensors
         g = g.contiguous()
-        c1, c2, c3 = c[:, 1:2], c[:, 2:3], c[:, 3:4]
-        gx = gc = None
+        gx = None
         if ctx.needs_input_grad[0]:
             gx = torch.zeros(ctx.n_in, g.shape[1], dtype=g.dtype, device=g.device)
-            gx.index_add_(0, idx[:, 0], g * torch.addcmul(c1, c3, b))
-            gx.index_add_(0, idx[:, 1], g * torch.addcmul(c2, c3, a))
-        if ctx.needs_input_grad[2]:
-            ga = g * a
-            gc = torch.stack([g.sum(1), ga.sum(1), (g * b).sum(1), (ga * b).sum(1)], dim=1)
-        return gx, None, gc
+            gx.index_add_(0, idx[:, 0], _gate2_dx(g, b, c, 1))
+            gx.index_add_(0, idx[:, 1], _gate2_dx(g, a, c, 2))
+        return gx, None, _gate2_dc(g, a, b) if ctx.needs_input_grad[2] else None
+
+
+def _gate2(a, b, c):
+    """y = c0 + c1 a + c2 b + c3 ab, rows of ``a``, ``b`` [out, M] and ``c`` [out, 4]."""
+    c0, c1, c2, c3 = c[:, 0:1], c[:, 1:2], c[:, 2:3], c[:, 3:4]
+    return torch.addcmul(torch.addcmul(c0, c2, b), a, torch.addcmul(c1, c3, b))
+
+
+def _gate2_dx(g, other, c, j, out=None):
+    """g * dy/dx for the input whose linear coefficient is c_j (1: a, 2: b); ``other`` is
+    the other input."""
+    return torch.mul(g, torch.addcmul(c[:, j:j + 1], c[:, 3:4], other), out=out)
+
+
+def _gate2_dc(g, a, b):
+    """dL/dc [out, 4] from g [out, M] (contiguous)."""
+    ga = g * a
+    return torch.stack([g.sum(1), ga.sum(1), (g * b).sum(1), (ga * b).sum(1)], dim=1)
+
+
+class _Tree2(torch.autograd.Function):
+    """A tree level of two-input gates on pre-gathered inputs, v[G, 2, M] and the reduced
+    coefficients c[G, 4] -> y[G, M]: :class:`_Gate2`'s arithmetic, so that the backward
+    makes [G, M] tensors only, where the interpolation's makes levels of 2 and 4 rows a gate
+    (mnist-conv-lsh's soft training step, batch 128, one thread: 0.50 against 0.68 CPU s,
+    benchmarks/conv_step_bench.py)."""
+
+    @staticmethod
+    def forward(ctx, v, c):
+        ctx.save_for_backward(v, c)
+        return _gate2(v[:, 0], v[:, 1], c)
+
+    @staticmethod
+    def backward(ctx, g):
+        v, c = ctx.saved_tensors
+        a, b = v[:, 0], v[:, 1]
+        g = g.contiguous()
+        gv = None
+        if ctx.needs_input_grad[0]:
+            gv = torch.empty_like(v)
+            _gate2_dx(g, b, c, 1, out=gv[:, 0])
+            _gate2_dx(g, a, c, 2, out=gv[:, 1])
+        return gv, _gate2_dc(g, a, b) if ctx.needs_input_grad[1] else None
 
 
 class _Select(torch.autograd.Function):
@@ -263,7 +301,7 @@ class _GateVertex(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, xt, idx, omega):
-        u = _input_codes(xt.to(torch.long), idx)
+        u = _vertex_codes([xt.index_select(0, idx[:, i]) for i in range(idx.shape[1])])
         ctx.save_for_backward(idx, u, omega)
         ctx.n_in = xt.shape[0]
         return omega.gather(1, u)
@@ -276,14 +314,29 @@ class _GateVertex(torch.autograd.Function):
         gx = gw = None
         if ctx.needs_input_grad[0]:
             gx = torch.zeros(ctx.n_in, g.shape[1], dtype=g.dtype, device=g.device)
-            n = omega.shape[0]
-            for i in range(k):     # D[:, u] = omega[:, u | bit_i] - omega[:, u & ~bit_i]
-                w = omega.view(n, 1 << i, 2, 1 << (k - 1 - i))
-                d = (w[:, :, 1:] - w[:, :, :1]).expand(-1, -1, 2, -1).reshape(n, -1)
-                gx.index_add_(0, idx[:, i], d.gather(1, u).mul_(g))
+            for i in range(k):
+                gx.index_add_(0, idx[:, i], _vertex_slope(omega, u, i).mul_(g))
         if ctx.needs_input_grad[2]:
             gw = torch.zeros_like(omega).scatter_add_(1, u, g)
         return gx, None, gw
+
+
+def _vertex_codes(rows) -> torch.Tensor:
+    """The k 0/1 input rows of the gates (floating point, each [out, M], x_0 first) -> each
+    gate's input code u, long [out, M]; summed in floating point (exact: u < 2**6), which
+    spares the conversion of every input to int64."""
+    c = rows[0]
+    for r in rows[1:]:
+        c = torch.add(r, c, alpha=2)
+    return c.to(torch.long)
+
+
+def _vertex_slope(omega: torch.Tensor, u: torch.Tensor, i: int) -> torch.Tensor:
+    """dy/dx_i of the gates at their input codes u: ``omega[u | bit_i] - omega[u & ~bit_i]``
+    (a new [out, M] tensor)."""
+    n, k = omega.shape[0], omega.shape[1].bit_length() - 1
+    w = omega.view(n, 1 << i, 2, 1 << (k - 1 - i))
+    return (w[:, :, 1:] - w[:, :, :1]).expand(-1, -1, 2, -1).reshape(n, -1).gather(1, u)
 
 
 def _input_codes(bt: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -327,6 +380,35 @@ class _Tree(torch.autograd.Function):
         return gv, gw
 
 
+class _TreeVertex(torch.autograd.Function):
+    """One level of logic trees on 0/1 inputs (a conv's first level on thermometer bits,
+    every level of a hard-estimated tree): :class:`_GateVertex`'s table lookup on inputs
+    already gathered in gate order, so that nothing is gathered again, and the backward
+    writes ``dy/dv[:, i] = g * (omega[u | bit_i] - omega[u & ~bit_i])`` straight into its
+    slot (mnist-conv-lsh's hard training step, batch 128, one thread: 0.42 CPU s, 0.85
+    before this and :func:`_vertex_codes`)."""
+
+    @staticmethod
+    def forward(ctx, v, omega):
+        u = _vertex_codes(v.unbind(1))
+        ctx.save_for_backward(u, omega)
+        return omega.gather(1, u)
+
+    @staticmethod
+    def backward(ctx, g):
+        u, omega = ctx.saved_tensors
+        n, k = omega.shape[0], omega.shape[1].bit_length() - 1
+        g = g.contiguous()
+        gv = gw = None
+        if ctx.needs_input_grad[0]:
+            gv = torch.empty(n, k, g.shape[1], dtype=g.dtype, device=g.device)
+            for i in range(k):
+                torch.mul(_vertex_slope(omega, u, i), g, out=gv[:, i])
+        if ctx.needs_input_grad[1]:
+            gw = torch.zeros_like(omega).scatter_add_(1, u, g)
+        return gv, gw
+
+
 def tree_level(v: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
     """Relaxed gates over pre-gathered inputs: ``v[G, k, M]`` (float, in [0, 1]; gate g
     reads ``v[g, 0..k-1, m]`` at column m) and ``omega[G, 2**k]`` -> ``y[G, M]``.  The
@@ -336,10 +418,10 @@ def tree_level(v: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
             or omega.shape[1] != 1 << v.shape[1] or not 1 <= v.shape[1] <= MAX_ARITY:
         raise ValueError(f"tree_level: v must be [G, k, M] and omega [G, 2**k], got "
                          f"{tuple(v.shape)} and {tuple(omega.shape)}")
-    if is_binary(v):          # 0/1 inputs: the table lookup of _GateVertex, rows in order
-        g_, k, m = v.shape
-        idx = torch.arange(g_ * k, device=v.device).view(g_, k)
-        return _GateVertex.apply(v.reshape(g_ * k, m), idx, omega.to(v.dtype))
+    if is_binary(v):          # 0/1 inputs: the table lookup, rows in order
+        return _TreeVertex.apply(v, omega.to(v.dtype))
+    if v.shape[1] == 2:
+        return _Tree2.apply(v, reduced_coeffs(omega.to(v.dtype)))
     return _Tree.apply(v, omega.to(v.dtype))
 
 
