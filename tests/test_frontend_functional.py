@@ -55,6 +55,19 @@ def test_binary_inputs_take_the_vertex_path_with_the_literal_values_and_gradient
         torch.testing.assert_close(a, c, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("n", [0, 1, F._BINARY_PROBE, F._BINARY_PROBE + 1, 3 * F._BINARY_PROBE])
+def test_is_binary_looks_at_every_entry(n):
+    """The probe of the first entries only shortens the answer: a single non-0/1 entry
+    anywhere (in the probe or past it, contiguous or not) still makes it False."""
+    x = (torch.arange(n) % 3 == 0).float()
+    assert F.is_binary(x) and F.is_binary(x.view(1, -1).t()) and F.is_binary(x[::2])
+    for at in {0, n // 2, n - 1} if n else ():
+        y = x.clone()
+        y[at] = 0.5
+        assert not F.is_binary(y) and not F.is_binary(y.view(1, -1).t())
+        assert not F.is_binary(torch.stack([x, y], 1)) and not F.is_binary(y[at % 2::2][None])
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.integers(3, 6), st.sampled_from([0, 1, 63, 64, 65]), st.integers(1, 12),
        st.integers(1, 10), st.integers(0, 2 ** 31))

@@ -349,8 +349,17 @@ def _input_codes(bt: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
 
 
 def is_binary(x: torch.Tensor) -> bool:
-    """Whether every entry of ``x`` is exactly 0 or 1 (the vertex path's condition)."""
+    """Whether every entry of ``x`` is exactly 0 or 1 (the vertex path's condition).  Its
+    first entries are looked at first: relaxed values are seldom 0 or 1, so a soft tensor
+    is told in a few thousand comparisons, not a pass over all of it."""
+    if x.numel() > _BINARY_PROBE and x.is_contiguous():
+        head = x.view(-1)[:_BINARY_PROBE]
+        if not bool(torch.logical_or(head == 0, head == 1).all()):
+            return False
     return bool(torch.logical_or(x == 0, x == 1).all())
+
+
+_BINARY_PROBE = 4096
 
 
 class _Tree(torch.autograd.Function):
