@@ -61,6 +61,7 @@ def test_shipped_frontier_net(path):
 #: shipped convolutional nets (shared form) -> (data set, least test accuracy)
 CONV_SHIPPED = {"examples/mnist_conv/mnist-conv.dlgn.npz": ("mnist", 0.96),
                 "examples/mnist_conv/mnist-conv-lsh.dlgn.npz": ("mnist", 0.98),
+                "examples/mnist_conv/mnist-conv-wide.dlgn.npz": ("mnist", 0.986),
                 "examples/fashion_conv/fashion-conv-lsh.dlgn.npz": ("fashion-mnist", 0.845)}
 
 

@@ -520,7 +520,8 @@ PRESETS: dict[str, dict] = {
         arity=4, connections="learned", candidates=[8, 8, 8], bits=2, shift=1, estimator="soft",
         epochs=14, hard_epochs=4, batch_size=128, lr=0.02, tau=10.0, schedule="cosine",
         val_split=0.1),
-    # mnist-conv-lsh with twice the channels in every conv block (32, 96, 288)
+    # mnist-conv-lsh with twice the channels in every conv block (32, 96, 288): 98.67 %
+    # (examples/mnist_conv) in 6,001 s of training on one thread, up from 98.20 %
     "mnist-conv-wide": dict(dataset="mnist", conv=_mnist_convs(2), layers="8000,4000,4000",
         arity=4, connections="learned", candidates=[8, 8, 8], bits=2, shift=1, estimator="soft",
         epochs=14, hard_epochs=4, batch_size=128, lr=0.02, tau=10.0, schedule="cosine",
