@@ -109,8 +109,8 @@ class _Tree2(torch.autograd.Function):
     """A tree level of two-input gates on pre-gathered inputs, v[G, 2, M] and the reduced
     coefficients c[G, 4] -> y[G, M]: :class:`_Gate2`'s arithmetic, so that the backward
     makes [G, M] tensors only, where the interpolation's makes levels of 2 and 4 rows a gate
-    (mnist-conv-lsh's soft training step, batch 128, one thread: 0.50 against 0.68 CPU s,
-    benchmarks/conv_step_bench.py)."""
+    (mnist-conv-lsh's soft training step, batch 128, one thread: 0.44 against 0.63 CPU s
+    with the interpolation, benchmarks/conv_step_bench.py)."""
 
     @staticmethod
     def forward(ctx, v, c):
@@ -301,7 +301,7 @@ class _GateVertex(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, xt, idx, omega):
-        u = _vertex_codes([xt.index_select(0, idx[:, i]) for i in range(idx.shape[1])])
+        u = _input_codes(xt, idx)
         ctx.save_for_backward(idx, u, omega)
         ctx.n_in = xt.shape[0]
         return omega.gather(1, u)
@@ -321,14 +321,20 @@ class _GateVertex(torch.autograd.Function):
         return gx, None, gw
 
 
-def _vertex_codes(rows) -> torch.Tensor:
-    """The k 0/1 input rows of the gates (floating point, each [out, M], x_0 first) -> each
-    gate's input code u, long [out, M]; summed in floating point (exact: u < 2**6), which
-    spares the conversion of every input to int64."""
+def _codes(rows) -> torch.Tensor:
+    """The k 0/1 input rows of the gates (floating point, each [out, M], x_0 first, the most
+    significant bit: DESIGN.md s.2) -> each gate's input code u, long [out, M]; summed in
+    floating point (exact: u < 2**6), which spares the conversion of every input to int64."""
     c = rows[0]
     for r in rows[1:]:
         c = torch.add(r, c, alpha=2)
     return c.to(torch.long)
+
+
+def _input_codes(xt: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """xt [in, B] (0/1, floating point), idx [out, k] -> u long [out, B]: each gate's input
+    code."""
+    return _codes([xt.index_select(0, idx[:, i]) for i in range(idx.shape[1])])
 
 
 def _vertex_slope(omega: torch.Tensor, u: torch.Tensor, i: int) -> torch.Tensor:
@@ -337,15 +343,6 @@ def _vertex_slope(omega: torch.Tensor, u: torch.Tensor, i: int) -> torch.Tensor:
     n, k = omega.shape[0], omega.shape[1].bit_length() - 1
     w = omega.view(n, 1 << i, 2, 1 << (k - 1 - i))
     return (w[:, :, 1:] - w[:, :, :1]).expand(-1, -1, 2, -1).reshape(n, -1).gather(1, u)
-
-
-def _input_codes(bt: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """bt long [in, B] (0/1), idx [out, k] -> u long [out, B]: each gate's input code, x_0
-    the most significant bit (DESIGN.md s.2)."""
-    u = torch.zeros(idx.shape[0], bt.shape[1], dtype=torch.long, device=bt.device)
-    for i in range(idx.shape[1]):
-        u = (u << 1) | bt.index_select(0, idx[:, i])
-    return u
 
 
 def is_binary(x: torch.Tensor) -> bool:
@@ -395,11 +392,11 @@ class _TreeVertex(torch.autograd.Function):
     already gathered in gate order, so that nothing is gathered again, and the backward
     writes ``dy/dv[:, i] = g * (omega[u | bit_i] - omega[u & ~bit_i])`` straight into its
     slot (mnist-conv-lsh's hard training step, batch 128, one thread: 0.42 CPU s, 0.85
-    before this and :func:`_vertex_codes`)."""
+    before this and :func:`_codes`)."""
 
     @staticmethod
     def forward(ctx, v, omega):
-        u = _vertex_codes(v.unbind(1))
+        u = _codes(v.unbind(1))
         ctx.save_for_backward(u, omega)
         return omega.gather(1, u)
 
@@ -488,6 +485,6 @@ def logic_forward_hard(x_bits: torch.Tensor, idx: torch.Tensor, tables: torch.Te
     else:
         bits = x_bits != 0
         out_dtype = torch.float32
-    u = _input_codes(bits.t().to(torch.long), idx)
+    u = _input_codes(bits.t().to(torch.float32), idx)
     y = (tables.unsqueeze(1) >> u) & 1
     return y.to(out_dtype).t()
