@@ -83,7 +83,21 @@ def test_property_vertex_path_equals_interpolation(k, B, n_in, n_out, seed):
         torch.testing.assert_close(u, v, rtol=1e-5, atol=1e-5)   # float32 sums
 
 
-@pytest.mark.parametrize("k", [1, 2, 3])
+@pytest.mark.parametrize("B", [0, 1, 63, 64, 65])
+@pytest.mark.parametrize("k", range(3, 7))
+def test_interpolation_backward_equals_literal_at_every_batch_size(k, B):
+    """The relaxed k-input path (_GateK: row-by-row input gradients, the first level and
+    omega's gradient as batched products) against the literal formula, duplicate fan-ins
+    included, at batch sizes 0, 1 (every level's differences then have one column, as the
+    first level's do) and around 64."""
+    x, idx, w = _case(k, B=B, seed=40 + k + B)
+    assert B == 0 or not F.is_binary(x)
+    got = _grads(logic_forward_torch, x, idx, w)
+    for a, b in zip(got, _grads(logic_forward_literal, x, idx, w)):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 6])
 def test_reduced_gradcheck(k):
     x, idx, w = _case(k, B=3, n_in=5, n_out=4, seed=10 + k)
     assert torch.autograd.gradcheck(lambda a, b: logic_forward_torch(a, idx, b), (x, w))

@@ -272,21 +272,40 @@ def _interp_forward(xs, omega):
 
 
 def _interp_backward(g, xs, ds, into, need_w: bool):
-    """The backward of :func:`_interp_forward`, level by level into preallocated buffers:
-    ``into(i, dy/dx_i * g)`` receives each input's gradient [out, M]; returns the gradient
-    of omega (None unless ``need_w``)."""
+    """The backward of :func:`_interp_forward`, level by level: ``into(i, dy/dx_i * g)``
+    receives each input's gradient [out, M]; returns the gradient of omega (None unless
+    ``need_w``).
+
+    ``g`` is carried as ``[out, h, M]`` (h = 1, 2, ..., 2**(k-1): the gradient of every row
+    of the level).  An input's gradient ``sum_j g[:, j] ds[:, j]`` is accumulated row by row
+    into one [out, M] tensor (no [out, h, M] product to reduce over its middle axis); the
+    first level's differences are constant over the columns (they come from omega alone),
+    so its input gradient and omega's gradient are batched matrix products against
+    ``g[out, 2**(k-1), M]`` -- the last level of rows, ``2**k`` a gate, is never made.
+    Measured against the previous version (which made that level and reduced the products
+    ``g * ds`` over their middle axis), forward + backward of 8,000 four-input gates, batch
+    128, one thread: 0.06 against 0.14-0.17 CPU s (benchmarks/gatek_bench.py)."""
     k = len(xs)
     g = g.contiguous().unsqueeze(1)                                  # [out, 1, M]
     for i in range(k - 1, -1, -1):
-        into(i, (g * ds[i]).sum(1))
-        if i == 0 and not need_w:
-            return None
-        h = g.shape[1]
+        h, d = g.shape[1], ds[i]
+        if d.shape[2] == 1:                     # the first level: d from omega, [out, h, 1]
+            into(i, torch.bmm(d.transpose(1, 2), g).squeeze(1))
+        else:
+            gi = g[:, 0] * d[:, 0]
+            for j in range(1, h):
+                gi.addcmul_(g[:, j], d[:, j])
+            into(i, gi)
+        if i == 0:
+            if not need_w:
+                return None
+            g_hi = torch.bmm(g, xs[0].transpose(1, 2))                 # [out, h, 1]
+            return torch.cat([g.sum(2, keepdim=True) - g_hi, g_hi], 1).squeeze(2)
         up = torch.empty(g.shape[0], 2 * h, g.shape[2], dtype=g.dtype, device=g.device)
         torch.mul(g, xs[i], out=up[:, h:])
         torch.sub(g, up[:, h:], out=up[:, :h])
         g = up
-    return g.sum(2) if need_w else None
+    return None
 
 
 class _GateVertex(torch.autograd.Function):
