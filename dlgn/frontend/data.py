@@ -540,6 +540,12 @@ PRESETS: dict[str, dict] = {
         layers="8000,4000,4000", arity=4, connections="learned", candidates=[8, 8, 8], bits=4,
         flip=True, estimator="soft", epochs=12, hard_epochs=3, batch_size=128, lr=0.02,
         tau=10.0, schedule="cosine", val_split=0.1),
+    # fashion-conv-lsh with twice the channels in every conv block (32, 96, 288): 86.97 %
+    # (examples/fashion_conv) in 5,627 s of training on one thread, up from 84.94 %
+    "fashion-conv-wide": dict(dataset="fashion-mnist", conv=_mnist_convs(2),
+        layers="8000,4000,4000", arity=4, connections="learned", candidates=[8, 8, 8], bits=4,
+        flip=True, estimator="soft", epochs=12, hard_epochs=3, batch_size=128, lr=0.02,
+        tau=10.0, schedule="cosine", val_split=0.1),
     # LogicTreeNet-S-like CIFAR-10 (the paper's settings: 2-bit thermometer, k = 32 with
     # k, 4k, 16k, 32k channels, OR pooling, residual init z = 5, 1K outputs per class with
     # tau 20 ~ sqrt(outputs per class), lr 0.02, batch 128); needs a GPU to train in hours
