@@ -2,27 +2,21 @@
 validation rows of its recipe (a tiny conv net on scikit-learn's 8x8 digits)."""
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from _script_util import load_script
 
 from dlgn.frontend.checkpoint import save_model
 from dlgn.frontend.convnet import ConvLogicNet
 from dlgn.frontend.data import load_dataset, make_encoder
 from dlgn.frontend.train import _split_validation, train
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("conv_gap", ROOT / "benchmarks/conv_gap.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/conv_gap.py")
 
 
 @pytest.fixture(scope="module")

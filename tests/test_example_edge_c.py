@@ -1,5 +1,4 @@
 """examples/edge_c: the standalone C program agrees with the Python runtime."""
-import importlib.util
 import importlib
 import shutil
 import subprocess
@@ -7,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _script_util import load_script
 
 from dlgn.runtime.c_build import build_c
 
@@ -18,9 +18,7 @@ sim = importlib.import_module("dlgn.compiler.simulate")
 def test_edge_c_example(tmp_path, target):
     if not shutil.which("make") or not shutil.which("cc"):
         pytest.skip("needs make and a C compiler")
-    spec = importlib.util.spec_from_file_location("edge_make_model", EXAMPLE / "make_model.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script(EXAMPLE / "make_model.py", "edge_make_model")
     net, X = mod.make(tmp_path, samples=777)
     goal = str(tmp_path / "edge") if target == "edge" else "nothreads"
     r = subprocess.run(["make", "-C", str(EXAMPLE), f"MODEL_DIR={tmp_path}", f"OUT={tmp_path}",

@@ -2,12 +2,11 @@
 stored encoder (the 20x20 central crop and a 2-bit thermometer) applied to the raw 28x28
 test images gives 97.16 % through the reference simulator, the crop equals the training
 script's, and the C build and `dlgn predict` on raw images agree on every image."""
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _script_util import load_script
 
 from dlgn.compiler import Netlist
 from dlgn.compiler.simulate import predict
@@ -17,11 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _crop():
-    spec = importlib.util.spec_from_file_location("train_mnist", ROOT / "benchmarks" / "train_mnist.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("train_mnist", mod)
-    spec.loader.exec_module(mod)
-    return mod.crop
+    return load_script("benchmarks/train_mnist.py", register=True).crop
 
 
 def test_shipped_mnist_net_accuracy_and_c_build():

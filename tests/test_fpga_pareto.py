@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from _script_util import load_script
 
 from dlgn.compiler import Netlist
 
@@ -16,10 +17,7 @@ SMALL = ROOT / "examples/mnist_lut/mnist-lut-hw.dlgn.npz"
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("fpga_pareto", ROOT / "benchmarks/fpga_pareto.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/fpga_pareto.py")
 
 
 @pytest.fixture(scope="module")

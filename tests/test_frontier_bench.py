@@ -3,25 +3,19 @@
 trained by another recipe or seed is refused before anything is written."""
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
+from _script_util import load_script
 
 pytest.importorskip("torch")
 
 from dlgn.cli import main  # noqa: E402
 from dlgn.compiler import Netlist  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def _script():
-    spec = importlib.util.spec_from_file_location("frontier", ROOT / "benchmarks/frontier.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/frontier.py")
 
 
 def test_model_is_evaluated_and_shipped_with_its_recipe(tmp_path, capsys):

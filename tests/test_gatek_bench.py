@@ -2,21 +2,14 @@
 and restores the current one; bad sizes are a usage error."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from _script_util import load_script
 
 from dlgn.frontend import functional as F
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("gatek_bench", ROOT / "benchmarks/gatek_bench.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/gatek_bench.py")
 
 
 def test_gatek_bench_smoke(capsys):
