@@ -115,6 +115,8 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, help="first N training/test rows (smoke runs)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--system-malloc", dest="system_malloc", action="store_true",
+                    help="leave glibc's malloc as it is (as dlgn train --system-malloc)")
     ap.add_argument("--no-flat", action="store_true", help="skip the flat-form C build")
     ap.add_argument("--log", help="JSON-lines training log")
     ap.add_argument("--checkpoint", help="checkpoint file (resumed when it exists)")
@@ -123,6 +125,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
+    if not args.system_malloc:
+        from dlgn.frontend.heap import retain_freed_memory
+        retain_freed_memory()
     from dlgn.compiler.encoding import encode
     from dlgn.compiler.shared import load_shared
     from dlgn.frontend.data import load_dataset

@@ -3,6 +3,7 @@ references, side by side.
 
     python benchmarks/conv_step_bench.py                           # mnist-conv-lsh, batch 128
     python benchmarks/conv_step_bench.py --preset fashion-conv --repeats 3
+    python benchmarks/conv_step_bench.py --preset mnist-conv-wide --heap both
 
 The net is the preset's (built as ``dlgn train --preset`` builds it, seed 0) on the first
 ``--batch`` training images.  Each tree level runs through :func:`dlgn.frontend.functional.
@@ -13,7 +14,9 @@ gathers the pre-gathered rows once more).  Both estimators are timed: "soft" (re
 0/1 inputs only at the first tree level) and "hard" (every level on 0/1 inputs: the hard
 epochs of ``--hard-epochs``).  Reported: the least CPU seconds and wall seconds of a full
 step (zero_grad, forward, backward, Adam) over ``--repeats`` steps run round robin in one
-process, so that every variant sees the same machine load.
+process, so that every variant sees the same machine load.  ``--heap both`` runs it with
+glibc's malloc defaults and with freed memory retained in the heap (as ``dlgn train``
+runs, :mod:`dlgn.frontend.heap`), each in its own process, alternately, twice.
 """
 from __future__ import annotations
 
@@ -38,6 +41,21 @@ def reference_tree_level(v, omega):
     return F._Tree.apply(v, omega.to(v.dtype))
 
 
+def _both_heaps(argv: list) -> int:
+    """Run this benchmark with --heap system and --heap retain, alternately, twice (the
+    malloc setting is process-wide and cannot be undone, so each run is its own process)."""
+    import subprocess
+    rest = [a for i, a in enumerate(argv)
+            if a != "--heap" and not a.startswith("--heap=")
+            and not (i and argv[i - 1] == "--heap")]
+    for _ in range(2):
+        for heap in ("system", "retain"):
+            r = subprocess.run([sys.executable, __file__, *rest, "--heap", heap])
+            if r.returncode:
+                return r.returncode
+    return 0
+
+
 def main(argv=None) -> int:
     import torch
 
@@ -51,9 +69,18 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=4)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--heap", choices=("retain", "system", "both"), default="retain",
+                    help="retain: freed memory stays in the heap, as dlgn train runs "
+                         "(dlgn.frontend.heap); system: glibc's defaults; both: each in "
+                         "its own process, alternately, twice")
     args = ap.parse_args(argv)
     if args.preset not in PRESETS or "conv" not in PRESETS[args.preset]:
         ap.error(f"--preset must name a conv preset, got {args.preset!r}")
+    if args.heap == "both":
+        return _both_heaps(argv if argv is not None else sys.argv[1:])
+    if args.heap == "retain":
+        from dlgn.frontend.heap import retain_freed_memory
+        retain_freed_memory()
     torch.set_num_threads(args.threads)
     recipe = dict(PRESETS[args.preset])
     ns = argparse.Namespace(**{**PRESET_DEFAULTS, "parametrization": "iwp", "init": "residual",
@@ -85,8 +112,8 @@ def main(argv=None) -> int:
                     wall.append(time.perf_counter() - t)
     finally:
         conv.tree_level = tree_level
-    print(f"{args.preset}: batch {args.batch}, {args.threads} thread(s), best of "
-          f"{args.repeats} steps")
+    print(f"{args.preset}: batch {args.batch}, {args.threads} thread(s), heap {args.heap}, "
+          f"best of {args.repeats} steps")
     print(f"{'estimator':<11}{'tree levels':<13}{'CPU s':>8}{'wall s':>8}")
     for (est, name), (_, _, cpu, wall) in runs.items():
         print(f"{est:<11}{name:<13}{min(cpu):>8.3f}{min(wall):>8.3f}")

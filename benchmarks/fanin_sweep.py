@@ -61,6 +61,8 @@ def main(argv=None) -> int:
     from dlgn.frontend.data import load_dataset, make_encoder
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
+    from dlgn.frontend.heap import retain_freed_memory
+    retain_freed_memory()                 # as dlgn train does (dlgn.frontend.heap)
     data = load_dataset(args.dataset, limit=args.limit,
                         test_limit=None if args.limit is None else 10000)
     encoder = make_encoder(data)

@@ -63,6 +63,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
+    from dlgn.frontend.heap import retain_freed_memory
+    retain_freed_memory()                 # as dlgn train does (dlgn.frontend.heap)
 
     layers = parse_layers(args.layers)
     if sum(layers) > args.max_gates:

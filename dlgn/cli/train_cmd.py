@@ -242,6 +242,10 @@ def add_parser(sub):
                         "on the CPU: cores / N)")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"],
                    help="parameter and activation precision for training")
+    p.add_argument("--system-malloc", dest="system_malloc", action="store_true",
+                   help="leave glibc's malloc as it is (by default freed memory stays in the "
+                        "heap: a conv step ran 1.4-1.6x faster; the process keeps its peak "
+                        "memory)")
     p.add_argument("--checkpoint", help="checkpoint file, written every epoch and on Ctrl-C "
                                         "(default: none)")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
@@ -416,6 +420,9 @@ def _train_and_save(rank: int, args) -> dict:
     from ..frontend.train import init_distributed_from_env
     if args.threads > 0:
         torch.set_num_threads(args.threads)
+    if not getattr(args, "system_malloc", False):
+        from ..frontend.heap import retain_freed_memory
+        retain_freed_memory()
     own_group = not dist.is_initialized() and init_distributed_from_env(args.device)
     try:
         hist = _train_rank(rank, args)
