@@ -244,8 +244,8 @@ def add_parser(sub):
                    help="parameter and activation precision for training")
     p.add_argument("--system-malloc", dest="system_malloc", action="store_true",
                    help="leave glibc's malloc as it is (by default freed memory stays in the "
-                        "heap: a conv step ran 1.4-1.6x faster; the process keeps its peak "
-                        "memory)")
+                        "heap: a conv step ran 1.4-1.6x faster, at a higher "
+                        "peak memory)")
     p.add_argument("--checkpoint", help="checkpoint file, written every epoch and on Ctrl-C "
                                         "(default: none)")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")

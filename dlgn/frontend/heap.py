@@ -8,9 +8,11 @@ machine a third of a conv step's CPU time went to the kernel (``sys``).  With mm
 and heap trimming off, freed blocks stay in the heap and are reused by the next step:
 ``benchmarks/conv_step_bench.py --heap both`` measures the two side by side.
 
-The cost is that memory freed at the peak is kept by the process (its RSS stays at the
-peak) rather than given back to the system; the heap is still reused, so a run's peak does
-not grow.  The setting is process-wide, so the library never applies it on its own:
+The cost is memory: what a step frees is kept by the process rather than given back to
+the system, and the heap fragments more than mmap'ed blocks do, so the peak grows too (an
+``mnist-conv-wide``-sized run: peak RSS 4.9 GB against 3.7 GB with glibc's defaults).
+
+The setting is process-wide, so the library never applies it on its own:
 ``dlgn train`` and the training benchmarks call :func:`retain_freed_memory` (``dlgn train
 --system-malloc`` leaves malloc as it is).  Elsewhere than glibc it does nothing.
 """
