@@ -39,7 +39,8 @@ def _train(args) -> tuple:
     from dlgn.frontend.data import PRESETS, load_dataset
     from dlgn.frontend.train import train
     recipe = dict(PRESETS[args.preset])
-    for key in ("epochs", "batch_size", "lr", "tau", "estimator", "bits", "shift", "hard_epochs"):
+    for key in ("epochs", "batch_size", "lr", "tau", "estimator", "bits", "shift", "hard_epochs",
+                "hard_lr"):
         if getattr(args, key) is not None:
             recipe[key] = getattr(args, key)
     ns = argparse.Namespace(**{**PRESET_DEFAULTS, "parametrization": "iwp", "init": "residual",
@@ -52,7 +53,8 @@ def _train(args) -> tuple:
     hist = train(net, data, epochs=ns.epochs, batch_size=ns.batch_size, lr=ns.lr, seed=args.seed,
                  schedule=ns.schedule, val_split=ns.val_split, progress=False, log=args.log,
                  eval_every=1, checkpoint=args.checkpoint, resume=bool(args.checkpoint),
-                 augment=augmentation(ns, data), hard_epochs=ns.hard_epochs)
+                 augment=augmentation(ns, data), hard_epochs=ns.hard_epochs,
+                 hard_lr=ns.hard_lr)
     wall, cpu = time.time() - t0, time.process_time() - c0
     return net, data, hist, recipe, wall, cpu
 
@@ -111,6 +113,8 @@ def main(argv=None) -> int:
     ap.add_argument("--estimator", choices=("soft", "hard", "gumbel"))
     ap.add_argument("--hard-epochs", dest="hard_epochs", type=int,
                     help="train the last N epochs with the hard estimator")
+    ap.add_argument("--hard-lr", dest="hard_lr", type=float,
+                    help="restart the learning rate at this value for the hard epochs")
     ap.add_argument("--shift", type=int, help="shift training images by up to N px (augmentation)")
     ap.add_argument("--limit", type=int, help="first N training/test rows (smoke runs)")
     ap.add_argument("--threads", type=int, default=1)

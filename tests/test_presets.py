@@ -145,3 +145,18 @@ def test_hard_epochs_option(tmp_path, capsys):
                  "--no-progress", "-o", str(out)]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "hard_epochs" in err[0] and not out.exists()
+
+
+def test_hard_lr_option(tmp_path, capsys):
+    _train(tmp_path, "--dataset", "monk1", "--epochs", "3", "--hard-epochs", "1",
+           "--hard-lr", "0.01", "--schedule", "cosine")
+    from dlgn.frontend.checkpoint import read_model_file
+    recipe = json.loads(read_model_file(tmp_path / "m.pt")["extra"]["recipe"])
+    assert recipe["hard_lr"] == 0.01 and recipe["hard_epochs"] == 1
+    capsys.readouterr()
+    out = tmp_path / "bad.pt"
+    for bad in (["--hard-lr", "0.01"], ["--hard-epochs", "1", "--hard-lr", "0"]):
+        assert main(["-q", "train", "--dataset", "monk1", "--epochs", "3", *bad,
+                     "--no-progress", "-o", str(out)]) != 0
+        err = capsys.readouterr().err.strip().splitlines()     # (argparse adds its usage)
+        assert "hard" in err[-1] and not out.exists()

@@ -382,6 +382,60 @@ def test_hard_epochs_switch_the_estimator_and_resume_exactly(monk1, tmp_path):
             train(_net(monk1), monk1, checkpoint=ck, resume=True, **{**kw, "hard_epochs": other})
 
 
+def test_scheduled_lr_restarts_for_the_hard_epochs():
+    """With ``hard_lr``, the soft epochs run the cosine over themselves alone (from lr down
+    to 0) and the hard ones start again at hard_lr; without it, one curve over all steps."""
+    from dlgn.frontend.train import _scheduled_lr
+    spe, epochs = 10, 5
+    one = [_scheduled_lr(s, spe, epochs, "cosine", 0.1, 2, None) for s in range(50)]
+    assert one[0] == pytest.approx(0.1) and all(a > b for a, b in zip(one, one[1:]))
+    two = [_scheduled_lr(s, spe, epochs, "cosine", 0.1, 2, 0.04) for s in range(50)]
+    assert two[0] == pytest.approx(0.1) and two[15] == pytest.approx(0.05)
+    assert two[29] == pytest.approx(0.1 * 0.5 * (1 + np.cos(np.pi * 29 / 30)))
+    assert two[30] == pytest.approx(0.04) and two[40] == pytest.approx(0.02)
+    assert all(a > b for a, b in zip(two[30:], two[31:]))
+    assert _scheduled_lr(3, spe, epochs, "constant", 0.1, 2, None) is None
+    const = [_scheduled_lr(s, spe, epochs, "constant", 0.1, 2, 0.04) for s in (0, 29, 30, 49)]
+    assert const == [0.1, 0.1, 0.04, 0.04]
+
+
+def test_hard_lr_trains_the_restarted_curve_and_resumes_exactly(monk1, tmp_path,
+                                                                monkeypatch):
+    """A run with a restart for its hard phase differs from one without, resumes bit for
+    bit from inside the hard phase, and refuses a checkpoint of another hard_lr."""
+    kw = dict(epochs=3, batch_size=32, lr=0.05, progress=False, seed=4, schedule="cosine",
+              hard_epochs=1, hard_lr=0.03)
+    rates = []
+    ref = _net(monk1)
+    import dlgn.frontend.train as T
+    orig = T._scheduled_lr
+    monkeypatch.setattr(T, "_scheduled_lr", lambda *a: rates.append(orig(*a)) or rates[-1])
+    h_ref = train(ref, monk1, **kw)
+    monkeypatch.undo()
+    spe = len(rates) // 3
+    assert rates[2 * spe] == pytest.approx(0.03) and rates[2 * spe - 1] < 0.01
+    plain = _net(monk1)
+    train(plain, monk1, **{**kw, "hard_lr": None})
+    assert not _same_state(plain.state_dict(), ref.state_dict())
+    ck = tmp_path / "ck.pt"
+    train(_net(monk1), monk1, checkpoint=ck, max_steps=2 * spe + 1, **kw)   # inside epoch 3
+    b = _net(monk1)
+    h_b = train(b, monk1, checkpoint=ck, resume=True, **kw)
+    assert _same_state(b.state_dict(), ref.state_dict())
+    assert h_b["loss"] == h_ref["loss"]
+    for other in (0.02, None):
+        with pytest.raises(CheckpointMismatchError, match="hard_lr"):
+            train(_net(monk1), monk1, checkpoint=ck, resume=True, **{**kw, "hard_lr": other})
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.1, float("nan"), float("inf"), True, "0.1"])
+def test_hard_lr_errors(monk1, bad):
+    with pytest.raises(ValueError, match="hard_lr"):
+        train(_net(monk1), monk1, epochs=3, progress=False, hard_epochs=1, hard_lr=bad)
+    with pytest.raises(ValueError, match="hard_epochs"):     # a restart of no hard phase
+        train(_net(monk1), monk1, epochs=3, progress=False, hard_lr=0.01)
+
+
 @pytest.mark.parametrize("bad", [-1, 4, 1.5, True])
 def test_hard_epochs_errors(monk1, bad):
     with pytest.raises(ValueError, match="hard_epochs"):

@@ -32,6 +32,7 @@ PRESET_DEFAULTS = {"layers": None, "epochs": None, "batch_size": None, "lr": Non
                    "crop": None, "learn_thresholds": False, "aligned": False,
                    "code": "unary",
                    "val_split": 0.0, "shift": 0, "flip": False, "hard_epochs": 0,
+                   "hard_lr": None,
                    "conv": None, "image": None, "init_z": None, "head_weights": 0}
 PRESET_OPTIONS = tuple(PRESET_DEFAULTS)
 
@@ -203,6 +204,10 @@ def add_parser(sub):
                    help="train the last N epochs with the hard estimator (0/1 outputs, the "
                         "relaxation's gradient), so that the net learns the function it is "
                         "exported as (default: preset, else 0)")
+    p.add_argument("--hard-lr", type=positive_float, default=None, metavar="LR",
+                   help="restart the learning rate at LR for the hard epochs: the soft "
+                        "epochs run the schedule over themselves alone, the hard ones start "
+                        "again at LR (default: preset, else one schedule over all epochs)")
     p.add_argument("--head-weights", type=_head_weight, default=None, metavar="W",
                    help="learn an integer weight in 0..W for every output bit of the last "
                         "layer (a class's score is the weighted count; weight 0 drops the "
@@ -272,7 +277,9 @@ def _describe(recipe: dict) -> str:
         parts.append(f"{recipe['estimator']} gates")
     if recipe.get("hard_epochs"):
         n = recipe["hard_epochs"]
-        parts.append(f"hard gates in the last {n} epoch{'s' if n > 1 else ''}")
+        parts.append(f"hard gates in the last {n} epoch{'s' if n > 1 else ''}"
+                     + (f" (lr restarted at {recipe['hard_lr']:g})"
+                        if recipe.get("hard_lr") is not None else ""))
     if recipe.get("crop"):
         parts.append(f"{recipe['crop']}x{recipe['crop']} crop")
     binary = recipe.get("code", "unary") == "binary"
@@ -452,7 +459,8 @@ def _train_rank(rank: int, args) -> dict:
                  device=args.device, seed=args.seed, checkpoint=args.checkpoint,
                  resume=args.resume, eval_every=args.eval_every, schedule=args.schedule,
                  progress=not args.no_progress and rank == 0, log=args.log,
-                 val_split=args.val_split, augment=augment, hard_epochs=args.hard_epochs)
+                 val_split=args.val_split, augment=augment, hard_epochs=args.hard_epochs,
+                 hard_lr=args.hard_lr)
     if rank == 0:
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -508,6 +516,9 @@ def run(args) -> int:
     if args.hard_epochs > args.epochs:
         raise UsageError(f"--hard-epochs {args.hard_epochs} is more than the "
                          f"{args.epochs} epochs (hard_epochs must be 0..epochs)")
+    if args.hard_lr is not None and not args.hard_epochs:
+        raise UsageError("--hard-lr restarts the learning rate for the hard epochs: it needs "
+                         "--hard-epochs N (N >= 1)")
     parse_layers(args.layers)
     check_outputs(args)
     log.info("recipe (preset %s; options given here override it): %s", recipe["name"],

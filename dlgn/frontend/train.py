@@ -514,7 +514,7 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
           eval_train: int = 0, schedule: str = "constant",
           discrete: str = "auto", val_split: float = 0.0, select_best: bool = True,
           augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
-          hard_epochs: int = 0) -> dict:
+          hard_epochs: int = 0, hard_lr: float | None = None) -> dict:
     """Train ``net`` on ``data`` with Adam; returns the history dict.
 
     ``data``: a :class:`~dlgn.frontend.data.Dataset` (raw features, encoded by the net) or
@@ -545,6 +545,11 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
     so that the net learns the discretized function it will be exported as; the modules
     get their own estimators back when training ends (a function of the epoch: it resumes
     exactly).
+    ``hard_lr``: with ``hard_epochs``, the hard phase restarts the learning rate at this
+    value: the soft epochs then run the schedule over themselves alone (cosine: down to 0
+    at their end) and the hard epochs start again at ``hard_lr`` (cosine: down to 0 at the
+    last step; constant: ``hard_lr`` throughout). None (default): one schedule over all
+    epochs. Adam's moments carry over the restart.
     History: lists ``epoch``, ``step``, ``loss``, ``train_acc`` (running, soft),
     ``soft_acc``, ``discrete_acc`` (test; None when not evaluated), ``seconds``.
     """
@@ -561,6 +566,13 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
             or not 0 <= hard_epochs <= int(epochs):
         raise TrainingError(f"hard_epochs must be an int in 0..epochs ({int(epochs)}), got "
                             f"{hard_epochs!r}")
+    if hard_lr is not None and not (isinstance(hard_lr, (int, float, np.floating))
+                                    and not isinstance(hard_lr, bool)
+                                    and math.isfinite(float(hard_lr)) and hard_lr > 0):
+        raise TrainingError(f"hard_lr must be a finite number > 0 (or None), got {hard_lr!r}")
+    if hard_lr is not None and not hard_epochs:
+        raise TrainingError("hard_lr restarts the learning rate for the hard epochs: it needs "
+                            "hard_epochs >= 1")
     rank, world = _dist()
     dev = _resolve_device(device)
     if dev.type == "cuda" and dev.index is None and world > 1:
@@ -579,7 +591,8 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
     ck_path = Path(checkpoint) if checkpoint else None
     run_args = {"batch_size": int(batch_size), "lr": float(lr), "seed": int(seed),
                 "world_size": world, "schedule": schedule, "val_split": float(val_split),
-                "augment": _augment_key(augment), "hard_epochs": int(hard_epochs)}
+                "augment": _augment_key(augment), "hard_epochs": int(hard_epochs),
+                "hard_lr": None if hard_lr is None else float(hard_lr)}
     ck = None
     if resume and ck_path is not None and ck_path.exists():
         ck = load_checkpoint(ck_path)
@@ -676,10 +689,11 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
                 if world > 1:
                     idx = torch.tensor_split(idx, world)[rank]
                 xb, yb = Xtr.index_select(0, idx), Ytr.index_select(0, idx)
-                if schedule == "cosine":
-                    frac = step / max(1, int(epochs) * steps_per_epoch)
+                rate = _scheduled_lr(step, steps_per_epoch, int(epochs), schedule, float(lr),
+                                     int(hard_epochs), hard_lr)
+                if rate is not None:
                     for g in opt.param_groups:
-                        g["lr"] = float(lr) * 0.5 * (1.0 + math.cos(math.pi * frac))
+                        g["lr"] = rate
                 scores = _forward(model, xb, encoded)
                 ce = F.cross_entropy(scores, yb, reduction="sum")
                 loss = ce * (world / gsize)
@@ -766,6 +780,26 @@ def train(net, data, *, epochs: int = 10, batch_size: int = 256, lr: float = 0.0
     if rank == 0:
         _warn_discrete_gap(hist)
     return hist
+
+
+def _scheduled_lr(step: int, steps_per_epoch: int, epochs: int, schedule: str, lr: float,
+                  hard_epochs: int, hard_lr: float | None) -> float | None:
+    """The learning rate of global step ``step`` (None: leave the optimizer's as it is),
+    a pure function of the step, so that a resumed run follows the same curve."""
+    restart = hard_lr is not None and hard_epochs > 0
+    if not restart:
+        if schedule != "cosine":
+            return None
+        frac = step / max(1, epochs * steps_per_epoch)
+        return lr * 0.5 * (1.0 + math.cos(math.pi * frac))
+    first_hard = (epochs - hard_epochs) * steps_per_epoch
+    if step < first_hard:
+        base, begin, length = lr, 0, first_hard
+    else:
+        base, begin, length = float(hard_lr), first_hard, hard_epochs * steps_per_epoch
+    if schedule != "cosine":
+        return base
+    return base * 0.5 * (1.0 + math.cos(math.pi * (step - begin) / max(1, length)))
 
 
 def _fmt(v):
