@@ -787,20 +787,15 @@ def _scheduled_lr(step: int, steps_per_epoch: int, epochs: int, schedule: str, l
     """The learning rate of global step ``step`` (None: leave the optimizer's as it is),
     a pure function of the step, so that a resumed run follows the same curve."""
     restart = hard_lr is not None and hard_epochs > 0
-    if not restart:
-        if schedule != "cosine":
-            return None
-        frac = step / max(1, epochs * steps_per_epoch)
-        return lr * 0.5 * (1.0 + math.cos(math.pi * frac))
-    first_hard = (epochs - hard_epochs) * steps_per_epoch
-    if step < first_hard:
-        base, begin, length = lr, 0, first_hard
-    else:
-        base, begin, length = float(hard_lr), first_hard, hard_epochs * steps_per_epoch
+    if schedule != "cosine" and not restart:
+        return None
+    total = epochs * steps_per_epoch
+    split = (epochs - hard_epochs) * steps_per_epoch if restart else total
+    base, begin, length = (lr, 0, split) if step < split else (float(hard_lr), split,
+                                                              total - split)
     if schedule != "cosine":
         return base
     return base * 0.5 * (1.0 + math.cos(math.pi * (step - begin) / max(1, length)))
-
 
 def _fmt(v):
     return "-" if v is None else f"{v:.4f}"
